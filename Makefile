@@ -1,0 +1,50 @@
+# SPDX-License-Identifier: MIT
+# The commands of the README. Meson does the build; this file only names the
+# steps. Each target installs what is missing first (scripts/deps.sh).
+
+BUILD ?= build
+PREFIX ?= /usr/local
+MESON_OPTS ?=
+MODES = lazy builtin eager dlopen-all
+
+.PHONY: all deps check demo install sanitize modes clean
+
+all: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+deps:
+	@sh scripts/deps.sh
+
+$(BUILD)/build.ninja:
+	meson setup $(MESON_OPTS) $(BUILD)
+
+check: all
+	meson test -C $(BUILD) --print-errorlogs --num-processes 2
+	@sh scripts/summary.sh $(BUILD)
+
+demo: all
+	@sh scripts/demo.sh $(BUILD)
+
+install: all
+	meson configure $(BUILD) -Dprefix=$(abspath $(PREFIX))
+	meson install -C $(BUILD)
+
+# The whole tree built with AddressSanitizer and UndefinedBehaviorSanitizer,
+# and the whole test suite run there.
+sanitize: deps
+	@test -f build-sanitize/build.ninja || meson setup $(MESON_OPTS) build-sanitize \
+		-Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
+	ninja -C build-sanitize
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		meson test -C build-sanitize --print-errorlogs --num-processes 2
+	@sh scripts/summary.sh build-sanitize
+
+# vdisk built in each of its four modes, each in build-<mode>/.
+modes: deps
+	@for m in $(MODES); do \
+		test -f build-$$m/build.ninja || meson setup -Dmodules=$$m build-$$m || exit 1; \
+		ninja -C build-$$m || exit 1; \
+	done
+
+clean:
+	rm -rf $(BUILD) build-sanitize $(addprefix build-,$(MODES))

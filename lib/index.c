@@ -1,0 +1,818 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * index.c - the binary index: building it from manifests, writing it
+ * atomically, and reading it in place from a read-only mapping.
+ *
+ * Layout (native byte order, all offsets from the start of the file):
+ *   header        struct lm__ihdr: magic, version, sizes, checksums, tables
+ *   modules       struct lm__imod[nmods], in the order they were scanned
+ *   features      struct lm__ifeat[nfeats], sorted by kind then name
+ *   kinds         struct lm__ikind[nkinds]: each kind's feature and rule range
+ *   rules         struct lm__irule[nrules], grouped by kind
+ *   refs          uint32_t[nrefs]: modules' dependency, target and feature lists
+ *   feature hash  struct lm__islot[fslots], open addressing, linear probing
+ *   module hash   struct lm__islot[mslots]
+ *   strings       NUL-terminated; starts and ends with a NUL
+ *
+ * Opening checks the header alone (O(1)). Each record carries a CRC-32C of
+ * its bytes and of the strings and refs it points to, and each hash slot
+ * one of its own, checked when a lookup touches them: a lookup reads only
+ * the pages it needs, and still never answers from a damaged record. The
+ * body checksum in the header covers everything, for `lazymod check`.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lazymod-private.h"
+
+_Static_assert(sizeof(struct lm__ihdr) == 104, "index header layout");
+_Static_assert(sizeof(struct lm__imod) == 136, "index module layout");
+_Static_assert(sizeof(struct lm__irule) == 32, "index rule layout");
+
+#define EMPTY UINT32_MAX
+#define MAX_ENTRIES (1u << 24) /* per table: far beyond any real module set */
+
+/* ---- reading --------------------------------------------------------------- */
+
+#define WHY(...) (snprintf(why, whylen, __VA_ARGS__), LM_E_CORRUPT)
+
+static bool section_ok(const struct lm__ihdr *h, size_t size, uint32_t off, uint64_t count,
+		       size_t elem)
+{
+	uint64_t len = count * elem;
+	return count <= MAX_ENTRIES && off >= h->header_size && off % 8 == 0 && off <= size &&
+	       len <= size - off;
+}
+
+int lm__index_open(struct lm__index *ix, const void *base, size_t size, char *why, size_t whylen)
+{
+	const struct lm__ihdr *h = base;
+	memset(ix, 0, sizeof *ix);
+	if (size < sizeof *h)
+		return WHY("%zu bytes: shorter than its header", size);
+	if (memcmp(h->magic, LM__INDEX_MAGIC, 8) != 0)
+		return WHY("bad magic");
+	if (h->version != LM__INDEX_VERSION) {
+		snprintf(why, whylen, "format version %u, this library reads version %u",
+			 h->version, LM__INDEX_VERSION);
+		return LM_E_VERSION;
+	}
+	if (h->header_size != sizeof *h)
+		return WHY("header size %u, expected %zu", h->header_size, sizeof *h);
+	if (h->file_size != size)
+		return WHY("header says %llu bytes, the file has %zu (truncated or extended)",
+			   (unsigned long long)h->file_size, size);
+	struct lm__ihdr copy = *h;
+	copy.header_crc = 0;
+	if (lm__crc32c(0, &copy, sizeof copy) != h->header_crc)
+		return WHY("header checksum mismatch");
+	if (!section_ok(h, size, h->mods_off, h->nmods, sizeof(struct lm__imod)) ||
+	    !section_ok(h, size, h->feats_off, h->nfeats, sizeof(struct lm__ifeat)) ||
+	    !section_ok(h, size, h->kinds_off, h->nkinds, sizeof(struct lm__ikind)) ||
+	    !section_ok(h, size, h->rules_off, h->nrules, sizeof(struct lm__irule)) ||
+	    !section_ok(h, size, h->refs_off, h->nrefs, sizeof(uint32_t)) ||
+	    !section_ok(h, size, h->fhash_off, h->fslots, sizeof(struct lm__islot)) ||
+	    !section_ok(h, size, h->mhash_off, h->mslots, sizeof(struct lm__islot)) ||
+	    !section_ok(h, size, h->strings_off, h->strings_size, 1))
+		return WHY("a table lies outside the file or is too large");
+	if (!h->fslots || (h->fslots & (h->fslots - 1)) || h->fslots <= h->nfeats || !h->mslots ||
+	    (h->mslots & (h->mslots - 1)) || h->mslots <= h->nmods)
+		return WHY("hash table sizes are not powers of two above their counts");
+	const unsigned char *s = (const unsigned char *)base + h->strings_off;
+	if (h->strings_size < 1 || s[0] != 0 || s[h->strings_size - 1] != 0)
+		return WHY("string table is not NUL-delimited");
+	ix->base = base;
+	ix->size = size;
+	ix->h = h;
+	return 0;
+}
+
+const char *lm__index_str(const struct lm__index *ix, uint32_t off)
+{
+	if (off >= ix->h->strings_size)
+		return NULL;
+	return (const char *)ix->base + ix->h->strings_off + off;
+}
+
+int lm__index_ref(const struct lm__index *ix, uint32_t i, uint32_t *val)
+{
+	if (i >= ix->h->nrefs)
+		return LM_E_CORRUPT;
+	memcpy(val, ix->base + ix->h->refs_off + (size_t)i * 4, 4);
+	return 0;
+}
+
+/* CRC of a string at off (with its NUL); false when off is out of bounds. */
+static bool crc_str(const struct lm__index *ix, uint32_t off, uint32_t *crc)
+{
+	const char *s = lm__index_str(ix, off);
+	if (!s)
+		return false;
+	*crc = lm__crc32c(*crc, s, strlen(s) + 1);
+	return true;
+}
+
+static uint32_t record_crc(const void *rec, size_t len, size_t crc_off)
+{
+	unsigned char tmp[sizeof(struct lm__imod)];
+	memcpy(tmp, rec, len);
+	memset(tmp + crc_off, 0, 4);
+	return lm__crc32c(0, tmp, len);
+}
+
+const struct lm__ifeat *lm__index_feat(const struct lm__index *ix, uint32_t i)
+{
+	if (i >= ix->h->nfeats)
+		return NULL;
+	const struct lm__ifeat *f = (const void *)(ix->base + ix->h->feats_off + (size_t)i * sizeof *f);
+	uint32_t crc = record_crc(f, sizeof *f, offsetof(struct lm__ifeat, crc));
+	if (!crc_str(ix, f->kind, &crc) || !crc_str(ix, f->name, &crc) || crc != f->crc ||
+	    f->mod >= ix->h->nmods)
+		return NULL;
+	return f;
+}
+
+static bool crc_refs(const struct lm__index *ix, uint32_t first, uint32_t n, bool strings,
+		     uint32_t *crc)
+{
+	if (first > ix->h->nrefs || n > ix->h->nrefs - first)
+		return false;
+	for (uint32_t k = 0; k < n; k++) {
+		uint32_t v;
+		lm__index_ref(ix, first + k, &v);
+		*crc = lm__crc32c(*crc, &v, 4);
+		if (strings ? !crc_str(ix, v, crc) : v >= ix->h->nfeats)
+			return false;
+	}
+	return true;
+}
+
+const struct lm__imod *lm__index_mod(const struct lm__index *ix, uint32_t i)
+{
+	if (i >= ix->h->nmods)
+		return NULL;
+	const struct lm__imod *m = (const void *)(ix->base + ix->h->mods_off + (size_t)i * sizeof *m);
+	uint32_t crc = record_crc(m, sizeof *m, offsetof(struct lm__imod, crc));
+	if (!crc_str(ix, m->name, &crc) || !crc_str(ix, m->version, &crc) ||
+	    !crc_str(ix, m->description, &crc) || !crc_str(ix, m->package, &crc) ||
+	    !crc_str(ix, m->path, &crc) || !crc_refs(ix, m->deps_first, m->ndeps, true, &crc) ||
+	    !crc_refs(ix, m->targets_first, m->ntargets, true, &crc) ||
+	    !crc_refs(ix, m->feats_first, m->nfeats, false, &crc) || crc != m->crc ||
+	    m->build_id_len > sizeof m->build_id)
+		return NULL;
+	return m;
+}
+
+const struct lm__irule *lm__index_rule(const struct lm__index *ix, uint32_t i)
+{
+	if (i >= ix->h->nrules)
+		return NULL;
+	const struct lm__irule *r = (const void *)(ix->base + ix->h->rules_off + (size_t)i * sizeof *r);
+	uint32_t crc = record_crc(r, sizeof *r, offsetof(struct lm__irule, crc));
+	uint32_t blen = r->len + 1;
+	if (r->bytes >= ix->h->strings_size || blen > ix->h->strings_size - r->bytes)
+		return NULL;
+	crc = lm__crc32c(crc, ix->base + ix->h->strings_off + r->bytes, blen);
+	if (r->mask) {
+		if (r->mask >= ix->h->strings_size || blen > ix->h->strings_size - r->mask)
+			return NULL;
+		crc = lm__crc32c(crc, ix->base + ix->h->strings_off + r->mask, blen);
+	}
+	if (crc != r->crc || r->feat >= ix->h->nfeats)
+		return NULL;
+	return r;
+}
+
+static const struct lm__ikind *index_kind(const struct lm__index *ix, uint32_t i)
+{
+	const struct lm__ikind *k = (const void *)(ix->base + ix->h->kinds_off + (size_t)i * sizeof *k);
+	uint32_t crc = record_crc(k, sizeof *k, offsetof(struct lm__ikind, crc));
+	if (!crc_str(ix, k->kind, &crc) || crc != k->crc || k->feats_first > ix->h->nfeats ||
+	    k->nfeats > ix->h->nfeats - k->feats_first || k->rules_first > ix->h->nrules ||
+	    k->nrules > ix->h->nrules - k->rules_first)
+		return NULL;
+	return k;
+}
+
+static uint32_t slot_check(uint32_t pos, uint32_t hash, uint32_t index)
+{
+	uint32_t v[3] = {pos, hash, index};
+	return lm__crc32c(0, v, sizeof v);
+}
+
+/*
+ * Walks the probe sequence of hash h in a table, calling match on each
+ * candidate until it says yes (1), no more (empty slot), or damage.
+ */
+static int hash_find(const struct lm__index *ix, uint32_t off, uint32_t nslots, uint32_t h,
+		     int (*match)(const struct lm__index *, uint32_t, const void *), const void *key,
+		     uint32_t *out)
+{
+	const struct lm__islot *slots = (const void *)(ix->base + off);
+	for (uint32_t i = 0; i < nslots; i++) {
+		uint32_t pos = (h + i) & (nslots - 1);
+		struct lm__islot s = slots[pos];
+		if (s.check != slot_check(pos, s.hash, s.index))
+			return LM_E_CORRUPT;
+		if (s.index == EMPTY)
+			return LM_E_NOTFOUND;
+		if (s.hash != h)
+			continue;
+		int r = match(ix, s.index, key);
+		if (r < 0)
+			return r;
+		if (r) {
+			*out = s.index;
+			return 0;
+		}
+	}
+	return LM_E_NOTFOUND;
+}
+
+struct fkey {
+	const char *kind, *name;
+};
+
+static int match_feat(const struct lm__index *ix, uint32_t i, const void *key)
+{
+	const struct fkey *k = key;
+	const struct lm__ifeat *f = lm__index_feat(ix, i);
+	if (!f)
+		return LM_E_CORRUPT;
+	return !strcmp(lm__index_str(ix, f->kind), k->kind) &&
+	       !strcmp(lm__index_str(ix, f->name), k->name);
+}
+
+static int match_mod(const struct lm__index *ix, uint32_t i, const void *key)
+{
+	const struct lm__imod *m = lm__index_mod(ix, i);
+	if (!m)
+		return LM_E_CORRUPT;
+	return !strcmp(lm__index_str(ix, m->name), key);
+}
+
+int lm__index_find_feature(const struct lm__index *ix, const char *kind, const char *name,
+			   uint32_t *feat)
+{
+	struct fkey k = {kind, name};
+	return hash_find(ix, ix->h->fhash_off, ix->h->fslots, lm__hash(kind, name), match_feat, &k,
+			 feat);
+}
+
+int lm__index_find_module(const struct lm__index *ix, const char *name, uint32_t *mod)
+{
+	return hash_find(ix, ix->h->mhash_off, ix->h->mslots, lm__hash(name, NULL), match_mod, name,
+			 mod);
+}
+
+int lm__index_find_kind(const struct lm__index *ix, const char *kind, const struct lm__ikind **out)
+{
+	/* Few kinds, sorted: a binary search. */
+	uint32_t lo = 0, hi = ix->h->nkinds;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		const struct lm__ikind *k = index_kind(ix, mid);
+		if (!k)
+			return LM_E_CORRUPT;
+		int c = strcmp(kind, lm__index_str(ix, k->kind));
+		if (c == 0) {
+			*out = k;
+			return 0;
+		}
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return LM_E_NOTFOUND;
+}
+
+int lm__index_verify(const struct lm__index *ix, char *why, size_t whylen)
+{
+	const struct lm__ihdr *h = ix->h;
+	if (lm__crc32c(0, ix->base + h->header_size, ix->size - h->header_size) != h->body_crc)
+		return WHY("body checksum mismatch");
+	for (uint32_t i = 0; i < h->nmods; i++)
+		if (!lm__index_mod(ix, i))
+			return WHY("module record %u is damaged", i);
+	for (uint32_t i = 0; i < h->nfeats; i++)
+		if (!lm__index_feat(ix, i))
+			return WHY("feature record %u is damaged", i);
+	for (uint32_t i = 0; i < h->nrules; i++)
+		if (!lm__index_rule(ix, i))
+			return WHY("rule record %u is damaged", i);
+	for (uint32_t i = 0; i < h->nkinds; i++)
+		if (!index_kind(ix, i))
+			return WHY("kind record %u is damaged", i);
+	for (uint32_t i = 0; i < h->nfeats; i++) {
+		const struct lm__ifeat *f = lm__index_feat(ix, i);
+		uint32_t found;
+		if (lm__index_find_feature(ix, lm__index_str(ix, f->kind), lm__index_str(ix, f->name),
+					   &found) < 0 ||
+		    found != i)
+			return WHY("feature hash table does not find feature %u", i);
+	}
+	for (uint32_t i = 0; i < h->nmods; i++) {
+		uint32_t found;
+		if (lm__index_find_module(ix, lm__index_str(ix, lm__index_mod(ix, i)->name), &found) < 0)
+			return WHY("module hash table does not find module %u", i);
+	}
+	return 0;
+}
+
+/* ---- building ------------------------------------------------------------- */
+
+struct builder {
+	struct lm__mset *set;
+	lm__report_fn report;
+	void *data;
+	bool *skip_mod;     /* duplicate module names: later ones dropped */
+	uint32_t *feat_of;  /* set feature -> index feature, or EMPTY */
+	uint32_t *order;    /* index feature -> set feature */
+	uint32_t *mod_of;   /* set module -> index module, or EMPTY */
+	uint32_t nfeats, nmods;
+	struct lm__buf strings;
+};
+
+static void reportf(struct builder *b, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void reportf(struct builder *b, int err, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	b->report(b->data, err, msg);
+}
+
+static const char *mod_where(const struct lm__mmod *m)
+{
+	return m->path ? m->path : "(built in)";
+}
+
+static uint32_t add_str(struct builder *b, const char *s)
+{
+	if (!s || !*s)
+		return 0;
+	return (uint32_t)lm__buf_append(&b->strings, s, strlen(s) + 1);
+}
+
+static uint32_t add_bytes(struct builder *b, const unsigned char *p, uint32_t len)
+{
+	uint32_t off = (uint32_t)lm__buf_append(&b->strings, p, len);
+	lm__buf_append(&b->strings, "", 1);
+	return off;
+}
+
+static struct lm__mset *sort_set; /* qsort has no context argument */
+
+static int cmp_feat(const void *a, const void *b)
+{
+	const struct lm__mitem *x = &sort_set->feats[*(const uint32_t *)a];
+	const struct lm__mitem *y = &sort_set->feats[*(const uint32_t *)b];
+	int c = strcmp(x->a, y->a);
+	if (!c)
+		c = strcmp(x->b, y->b);
+	if (!c)
+		c = (x->mod > y->mod) - (x->mod < y->mod);
+	return c;
+}
+
+/* Finds set module by name among kept modules; EMPTY when absent. */
+static uint32_t find_set_mod(struct builder *b, const char *name)
+{
+	for (size_t i = 0; i < b->set->nmods; i++)
+		if (!b->skip_mod[i] && !strcmp(b->set->mods[i].name, name))
+			return (uint32_t)i;
+	return EMPTY;
+}
+
+/* Depth-first search for cycles; color: 0 new, 1 on stack, 2 done. */
+static void find_cycles(struct builder *b, uint32_t m, uint8_t *color, uint32_t *stack,
+			size_t depth)
+{
+	struct lm__mset *set = b->set;
+	color[m] = 1;
+	stack[depth] = m;
+	for (size_t i = 0; i < set->ndeps; i++) {
+		if (set->deps[i].mod != m)
+			continue;
+		uint32_t d = find_set_mod(b, set->deps[i].a);
+		if (d == EMPTY)
+			continue;
+		if (color[d] == 1) {
+			char path[1024] = "";
+			size_t at = depth;
+			while (at > 0 && stack[at] != d)
+				at--;
+			for (size_t k = at; k <= depth; k++) {
+				size_t used = strlen(path);
+				snprintf(path + used, sizeof path - used, "%s -> ",
+					 set->mods[stack[k]].name);
+			}
+			reportf(b, LM_E_CYCLE, "dependency cycle: %s%s", path, set->mods[d].name);
+		} else if (color[d] == 0) {
+			find_cycles(b, d, color, stack, depth + 1);
+		}
+	}
+	color[m] = 2;
+}
+
+static void check_set(struct builder *b)
+{
+	struct lm__mset *set = b->set;
+	for (size_t i = 0; i < set->nmods; i++) {
+		uint32_t first = find_set_mod(b, set->mods[i].name);
+		if (first != EMPTY && first < i) {
+			b->skip_mod[i] = true;
+			reportf(b, LM_E_INVAL, "module %s in %s ignored: %s already provides it",
+				set->mods[i].name, mod_where(&set->mods[i]),
+				mod_where(&set->mods[first]));
+		}
+	}
+	for (size_t i = 0; i < set->ndeps; i++)
+		if (!b->skip_mod[set->deps[i].mod] && find_set_mod(b, set->deps[i].a) == EMPTY)
+			reportf(b, LM_E_NOTFOUND,
+				"module %s depends on %s, which no module here provides",
+				set->mods[set->deps[i].mod].name, set->deps[i].a);
+	uint8_t *color = lm__calloc(set->nmods ? set->nmods : 1, 1);
+	uint32_t *stack = lm__calloc(set->nmods ? set->nmods : 1, sizeof *stack);
+	if (color && stack)
+		for (size_t i = 0; i < set->nmods; i++)
+			if (!b->skip_mod[i] && !color[i])
+				find_cycles(b, (uint32_t)i, color, stack, 0);
+	free(color);
+	free(stack);
+}
+
+static uint32_t pow2_above(uint32_t n)
+{
+	uint32_t s = 1;
+	while (s <= n * 2 && s < (1u << 30))
+		s <<= 1;
+	return s;
+}
+
+static void fill_slots(struct lm__islot *slots, uint32_t nslots)
+{
+	for (uint32_t i = 0; i < nslots; i++)
+		slots[i] = (struct lm__islot){0, EMPTY, slot_check(i, 0, EMPTY)};
+}
+
+static void put_slot(struct lm__islot *slots, uint32_t nslots, uint32_t h, uint32_t index)
+{
+	uint32_t pos = h & (nslots - 1);
+	while (slots[pos].index != EMPTY)
+		pos = (pos + 1) & (nslots - 1);
+	slots[pos] = (struct lm__islot){h, index, slot_check(pos, h, index)};
+}
+
+int lm__index_build(struct lm__mset *set, const char *index_dir, lm__report_fn report,
+		    void *data, struct lm__buf *out)
+{
+	struct builder b = {.set = set, .report = report, .data = data};
+	size_t nm = set->nmods ? set->nmods : 1, nf = set->nfeats ? set->nfeats : 1;
+	int r = LM_E_NOMEM;
+	uint32_t *refs = NULL;
+	size_t nrefs = 0, caprefs = 0;
+	struct lm__irule *rules = NULL;
+	size_t nrules = 0, caprules = 0;
+	struct lm__ikind *kinds = NULL;
+	size_t nkinds = 0, capkinds = 0;
+	struct lm__imod *mods = NULL;
+	struct lm__ifeat *feats = NULL;
+	struct lm__islot *fslots = NULL, *mslots = NULL;
+	char **paths = NULL;
+
+	if (set->nmods > MAX_ENTRIES || set->nfeats > MAX_ENTRIES || set->nrules > MAX_ENTRIES)
+		return lm__fail(LM_E_INVAL, "too many modules, features or rules for one index");
+	b.skip_mod = lm__calloc(nm, sizeof *b.skip_mod);
+	b.mod_of = lm__calloc(nm, sizeof *b.mod_of);
+	b.feat_of = lm__calloc(nf, sizeof *b.feat_of);
+	b.order = lm__calloc(nf, sizeof *b.order);
+	paths = lm__calloc(nm, sizeof *paths);
+	if (!b.skip_mod || !b.mod_of || !b.feat_of || !b.order || !paths)
+		goto out;
+	lm__buf_append(&b.strings, "", 1);
+	if (b.strings.oom)
+		goto out;
+
+	check_set(&b);
+
+	/* Modules kept, in scan order. */
+	for (size_t i = 0; i < set->nmods; i++)
+		b.mod_of[i] = b.skip_mod[i] ? EMPTY : b.nmods++;
+
+	/* Features: sorted by kind and name; the first provider of each wins. */
+	uint32_t ncand = 0;
+	for (size_t i = 0; i < set->nfeats; i++)
+		if (!b.skip_mod[set->feats[i].mod])
+			b.order[ncand++] = (uint32_t)i;
+	sort_set = set;
+	qsort(b.order, ncand, sizeof *b.order, cmp_feat);
+	for (size_t i = 0; i < set->nfeats; i++)
+		b.feat_of[i] = EMPTY;
+	for (uint32_t i = 0; i < ncand; i++) {
+		const struct lm__mitem *f = &set->feats[b.order[i]];
+		if (b.nfeats > 0) {
+			const struct lm__mitem *prev = &set->feats[b.order[b.nfeats - 1]];
+			if (!strcmp(prev->a, f->a) && !strcmp(prev->b, f->b)) {
+				reportf(&b, LM_E_INVAL,
+					"feature %s/%s provided by both %s (%s) and %s (%s): the first is used",
+					f->a, f->b, set->mods[prev->mod].name,
+					mod_where(&set->mods[prev->mod]), set->mods[f->mod].name,
+					mod_where(&set->mods[f->mod]));
+				continue;
+			}
+		}
+		b.feat_of[b.order[i]] = b.nfeats;
+		b.order[b.nfeats++] = b.order[i];
+	}
+
+	mods = lm__calloc(b.nmods ? b.nmods : 1, sizeof *mods);
+	feats = lm__calloc(b.nfeats ? b.nfeats : 1, sizeof *feats);
+	if (!mods || !feats)
+		goto out;
+
+	/* Kinds, then rules grouped by kind (code probes as rules too). */
+	for (uint32_t i = 0; i < b.nfeats; i++) {
+		const struct lm__mitem *f = &set->feats[b.order[i]];
+		if (!nkinds || strcmp((const char *)b.strings.p + kinds[nkinds - 1].kind, f->a)) {
+			if (lm__grow((void **)&kinds, &capkinds, nkinds, sizeof *kinds) < 0)
+				goto out;
+			kinds[nkinds++] = (struct lm__ikind){.kind = add_str(&b, f->a), .feats_first = i};
+		}
+		kinds[nkinds - 1].nfeats++;
+		feats[i] = (struct lm__ifeat){.kind = kinds[nkinds - 1].kind,
+					      .name = add_str(&b, f->b),
+					      .mod = b.mod_of[f->mod]};
+	}
+	for (size_t k = 0; k < nkinds; k++) {
+		const char *kind = (const char *)b.strings.p + kinds[k].kind;
+		kinds[k].rules_first = (uint32_t)nrules;
+		/* Rules in feature order, declarative first, then the code probe. */
+		for (uint32_t fi = kinds[k].feats_first; fi < kinds[k].feats_first + kinds[k].nfeats;
+		     fi++) {
+			const struct lm__mitem *f = &set->feats[b.order[fi]];
+			for (size_t i = 0; i < set->nrules + set->nprobes; i++) {
+				struct lm__irule ir = {.feat = fi};
+				if (i < set->nrules) {
+					const struct lm__mrule *mr = &set->rules[i];
+					if (mr->mod != f->mod || strcmp(mr->kind, kind) ||
+					    strcmp(mr->name, f->b))
+						continue;
+					ir.type = mr->type;
+					ir.score = mr->score;
+					ir.len = mr->len;
+					ir.offset = mr->offset;
+					ir.bytes = add_bytes(&b, mr->bytes, mr->len);
+					ir.mask = mr->mask ? add_bytes(&b, mr->mask, mr->len) : 0;
+				} else {
+					const struct lm__mitem *p = &set->probes[i - set->nrules];
+					if (p->mod != f->mod || strcmp(p->a, kind) || strcmp(p->b, f->b))
+						continue;
+					ir.type = LM__RULE_CODE;
+					ir.bytes = add_bytes(&b, (const unsigned char *)"", 0);
+					feats[fi].flags |= 1;
+				}
+				if (lm__grow((void **)&rules, &caprules, nrules, sizeof *rules) < 0)
+					goto out;
+				rules[nrules++] = ir;
+			}
+		}
+		kinds[k].nrules = (uint32_t)nrules - kinds[k].rules_first;
+	}
+	/* Rules naming a feature their module does not provide. */
+	for (size_t i = 0; i < set->nrules; i++) {
+		const struct lm__mrule *mr = &set->rules[i];
+		bool ok = b.skip_mod[mr->mod];
+		for (size_t f = 0; !ok && f < set->nfeats; f++)
+			ok = set->feats[f].mod == mr->mod && !strcmp(set->feats[f].a, mr->kind) &&
+			     !strcmp(set->feats[f].b, mr->name);
+		if (!ok)
+			reportf(&b, LM_E_INVAL, "module %s: probe rule for %s/%s, which it does not provide",
+				set->mods[mr->mod].name, mr->kind, mr->name);
+	}
+
+	/* Module records and their refs. */
+	for (size_t i = 0; i < set->nmods; i++) {
+		if (b.skip_mod[i])
+			continue;
+		const struct lm__mmod *mm = &set->mods[i];
+		struct lm__imod *m = &mods[b.mod_of[i]];
+		m->name = add_str(&b, mm->name);
+		m->version = add_str(&b, mm->version);
+		m->description = add_str(&b, mm->description);
+		m->package = add_str(&b, mm->package);
+		if (mm->path) {
+			paths[i] = lm__path_relative(index_dir, mm->path);
+			if (!paths[i])
+				goto out;
+			m->path = add_str(&b, paths[i]);
+		}
+		m->flags = (mm->builtin ? LM__IMOD_BUILTIN : 0) | (mm->has_iface ? LM__IMOD_IFACE : 0);
+		m->iface_major = mm->iface_major;
+		m->iface_minor = mm->iface_minor;
+		m->size = mm->size;
+		m->build_id_len = mm->build_id_len;
+		memcpy(m->build_id, mm->build_id, mm->build_id_len);
+		const struct lm__mitem *lists[2] = {set->deps, set->targets};
+		size_t counts[2] = {set->ndeps, set->ntargets};
+		uint32_t *firsts[2] = {&m->deps_first, &m->targets_first};
+		uint32_t *ns[2] = {&m->ndeps, &m->ntargets};
+		for (int l = 0; l < 2; l++) {
+			*firsts[l] = (uint32_t)nrefs;
+			for (size_t k = 0; k < counts[l]; k++) {
+				if (lists[l][k].mod != i)
+					continue;
+				if (lm__grow((void **)&refs, &caprefs, nrefs, sizeof *refs) < 0)
+					goto out;
+				refs[nrefs++] = add_str(&b, lists[l][k].a);
+				(*ns[l])++;
+			}
+		}
+		m->feats_first = (uint32_t)nrefs;
+		for (uint32_t f = 0; f < b.nfeats; f++) {
+			if (set->feats[b.order[f]].mod != i)
+				continue;
+			if (lm__grow((void **)&refs, &caprefs, nrefs, sizeof *refs) < 0)
+				goto out;
+			refs[nrefs++] = f;
+			m->nfeats++;
+		}
+	}
+	if (b.strings.oom)
+		goto out;
+	lm__buf_align(&b.strings, 8);
+
+	/* Lay the file out; checksums need the final string offsets. */
+	struct lm__ihdr h = {.version = LM__INDEX_VERSION, .header_size = sizeof h};
+	memcpy(h.magic, LM__INDEX_MAGIC, 8);
+	h.fslots = pow2_above(b.nfeats);
+	h.mslots = pow2_above(b.nmods);
+	size_t pos = sizeof h;
+#define PLACE(off, count, n, elem)                                                                 \
+	do {                                                                                       \
+		h.off = (uint32_t)pos;                                                             \
+		h.count = (uint32_t)(n);                                                           \
+		pos += ((size_t)(n) * (elem) + 7) & ~(size_t)7;                                    \
+	} while (0)
+	PLACE(mods_off, nmods, b.nmods, sizeof *mods);
+	PLACE(feats_off, nfeats, b.nfeats, sizeof *feats);
+	PLACE(kinds_off, nkinds, nkinds, sizeof *kinds);
+	PLACE(rules_off, nrules, nrules, sizeof *rules);
+	PLACE(refs_off, nrefs, nrefs, sizeof *refs);
+	h.fhash_off = (uint32_t)pos;
+	pos += ((size_t)h.fslots * sizeof(struct lm__islot) + 7) & ~(size_t)7;
+	h.mhash_off = (uint32_t)pos;
+	pos += ((size_t)h.mslots * sizeof(struct lm__islot) + 7) & ~(size_t)7;
+	h.strings_off = (uint32_t)pos;
+	h.strings_size = (uint32_t)b.strings.len;
+	pos += b.strings.len;
+#undef PLACE
+	if (pos > UINT32_MAX) {
+		r = lm__fail(LM_E_INVAL, "index would exceed 4 GiB");
+		goto out;
+	}
+	h.file_size = pos;
+
+	out->len = 0;
+	lm__buf_append(out, NULL, pos);
+	if (out->oom)
+		goto out;
+	unsigned char *img = out->p;
+	memcpy(img + h.strings_off, b.strings.p, b.strings.len);
+	memcpy(img + h.refs_off, refs, nrefs * sizeof *refs);
+	memcpy(img, &h, sizeof h);
+	struct lm__index ix = {img, pos, (const struct lm__ihdr *)img};
+
+	/* Now each record's checksum, computed by the reader's own code. */
+	fslots = (struct lm__islot *)(img + h.fhash_off);
+	mslots = (struct lm__islot *)(img + h.mhash_off);
+	fill_slots(fslots, h.fslots);
+	fill_slots(mslots, h.mslots);
+	for (uint32_t i = 0; i < b.nfeats; i++) {
+		struct lm__ifeat *f = (struct lm__ifeat *)(img + h.feats_off) + i;
+		*f = feats[i];
+		uint32_t crc = record_crc(f, sizeof *f, offsetof(struct lm__ifeat, crc));
+		crc_str(&ix, f->kind, &crc);
+		crc_str(&ix, f->name, &crc);
+		f->crc = crc;
+		put_slot(fslots, h.fslots, lm__hash(lm__index_str(&ix, f->kind), lm__index_str(&ix, f->name)), i);
+	}
+	for (uint32_t i = 0; i < b.nmods; i++) {
+		struct lm__imod *m = (struct lm__imod *)(img + h.mods_off) + i;
+		*m = mods[i];
+		uint32_t crc = record_crc(m, sizeof *m, offsetof(struct lm__imod, crc));
+		crc_str(&ix, m->name, &crc);
+		crc_str(&ix, m->version, &crc);
+		crc_str(&ix, m->description, &crc);
+		crc_str(&ix, m->package, &crc);
+		crc_str(&ix, m->path, &crc);
+		crc_refs(&ix, m->deps_first, m->ndeps, true, &crc);
+		crc_refs(&ix, m->targets_first, m->ntargets, true, &crc);
+		crc_refs(&ix, m->feats_first, m->nfeats, false, &crc);
+		m->crc = crc;
+		put_slot(mslots, h.mslots, lm__hash(lm__index_str(&ix, m->name), NULL), i);
+	}
+	for (size_t i = 0; i < nrules; i++) {
+		struct lm__irule *ir = (struct lm__irule *)(img + h.rules_off) + i;
+		*ir = rules[i];
+		uint32_t crc = record_crc(ir, sizeof *ir, offsetof(struct lm__irule, crc));
+		crc = lm__crc32c(crc, b.strings.p + ir->bytes, ir->len + 1);
+		if (ir->mask)
+			crc = lm__crc32c(crc, b.strings.p + ir->mask, ir->len + 1);
+		ir->crc = crc;
+	}
+	for (size_t i = 0; i < nkinds; i++) {
+		struct lm__ikind *k = (struct lm__ikind *)(img + h.kinds_off) + i;
+		*k = kinds[i];
+		uint32_t crc = record_crc(k, sizeof *k, offsetof(struct lm__ikind, crc));
+		crc_str(&ix, k->kind, &crc);
+		k->crc = crc;
+	}
+	h.body_crc = lm__crc32c(0, img + sizeof h, pos - sizeof h);
+	h.header_crc = lm__crc32c(0, &h, sizeof h);
+	memcpy(img, &h, sizeof h);
+	r = 0;
+out:
+	if (r == LM_E_NOMEM)
+		lm__fail(r, "out of memory building the index");
+	for (size_t i = 0; paths && i < set->nmods; i++)
+		free(paths[i]);
+	free(paths);
+	free(b.skip_mod);
+	free(b.mod_of);
+	free(b.feat_of);
+	free(b.order);
+	free(b.strings.p);
+	free(refs);
+	free(rules);
+	free(kinds);
+	free(mods);
+	free(feats);
+	return r;
+}
+
+int lm__index_write_file(const char *path, const void *image, size_t len)
+{
+	char *tmp = lm__malloc(strlen(path) + 16);
+	if (!tmp)
+		return lm__fail(LM_E_NOMEM, "out of memory");
+	sprintf(tmp, "%s.tmpXXXXXX", path);
+	int fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		free(tmp);
+		return lm__fail(LM_E_IO, "%s: cannot create a temporary file: %s", path, strerror(e));
+	}
+	const char *p = image;
+	size_t left = len;
+	int e = 0;
+	while (left && !e) {
+		ssize_t n = write(fd, p, left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			e = n < 0 ? errno : EIO;
+		else
+			p += n, left -= (size_t)n;
+	}
+	/* Readable by all: the index is shared by every process of the host. */
+	if (!e && fchmod(fd, 0644) < 0)
+		e = errno;
+	if (!e && fsync(fd) < 0)
+		e = errno;
+	if (close(fd) < 0 && !e)
+		e = errno;
+	if (!e && rename(tmp, path) < 0)
+		e = errno;
+	if (e) {
+		unlink(tmp);
+		free(tmp);
+		return lm__fail(LM_E_IO, "%s: %s", path, strerror(e));
+	}
+	free(tmp);
+	/* Make the rename itself durable. */
+	char *dir = lm__strdup(path);
+	if (dir) {
+		char *slash = strrchr(dir, '/');
+		if (slash)
+			*(slash == dir ? slash + 1 : slash) = 0;
+		int dfd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd >= 0) {
+			fsync(dfd);
+			close(dfd);
+		}
+		free(dir);
+	}
+	return 0;
+}

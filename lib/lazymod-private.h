@@ -1,0 +1,265 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lazymod-private.h - declarations shared by the library's files, grouped
+ * by the file that defines them. Nothing here is part of the ABI.
+ *
+ * Prefixes: lm_ is public, lm__ crosses files inside the library, static
+ * names carry none.
+ */
+#ifndef LAZYMOD_PRIVATE_H
+#define LAZYMOD_PRIVATE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lazymod.h"
+
+#define LM__NAME_MAX 255 /* longest kind, feature or module name */
+
+/* ---- util.c -------------------------------------------------------------- */
+uint32_t lm__crc32c(uint32_t crc, const void *buf, size_t len);
+uint32_t lm__hash(const char *a, const char *b); /* FNV-1a of a, NUL, b */
+/* A growable byte buffer. */
+struct lm__buf {
+	unsigned char *p;
+	size_t len, cap;
+	bool oom;
+};
+size_t lm__buf_append(struct lm__buf *b, const void *data, size_t len); /* returns offset */
+void lm__buf_align(struct lm__buf *b, size_t align);
+/* Grows an array of elem-sized items to hold n+1; returns 0 or -1. */
+int lm__grow(void **arr, size_t *cap, size_t n, size_t elem);
+/* Joins dir and rel into a new string (rel absolute: copied). */
+char *lm__path_join(const char *dir, const char *rel);
+/* Relative path from directory `from` to file `to` (both absolute). */
+char *lm__path_relative(const char *from, const char *to);
+/* Directory of the running executable, or NULL. Caller frees. */
+char *lm__exe_dir(void);
+/* Allocation wrappers: tests inject failures through LM__FAULT_ALLOC. */
+void *lm__malloc(size_t n);
+void *lm__calloc(size_t n, size_t m);
+void *lm__realloc(void *p, size_t n);
+char *lm__strdup(const char *s);
+
+/* ---- error.c -------------------------------------------------------------- */
+/* Sets the calling thread's error detail and returns err. */
+int lm__fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The calling thread's detail buffer. */
+const char *lm__detail(void);
+
+/* ---- log.c ---------------------------------------------------------------- */
+struct lm__log {
+	lm_log_fn fn;
+	void *data;
+	int priority; /* messages above this are skipped before formatting */
+};
+void lm__log_init(struct lm__log *log, lm_log_fn fn, void *data);
+void lm__log_emit(const struct lm__log *log, int priority, const char *file, int line,
+		  const char *fn, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+#define lm__log(log, prio, ...)                                                                    \
+	do {                                                                                       \
+		if ((log)->priority >= (prio))                                                    \
+			lm__log_emit((log), (prio), __FILE__, __LINE__, __func__, __VA_ARGS__);    \
+	} while (0)
+#define lm__dbg(log, ...) lm__log(log, LM_LOG_DEBUG, __VA_ARGS__)
+#define lm__warn(log, ...) lm__log(log, LM_LOG_WARNING, __VA_ARGS__)
+uint64_t lm__now_ns(void);
+
+/* ---- note.c --------------------------------------------------------------- */
+/*
+ * Manifests as read from notes: flat tables whose strings point into the
+ * note bytes (owned by the set, or by the running executable for built-in
+ * modules).
+ */
+struct lm__mmod {
+	const char *name, *version, *description, *package;
+	uint16_t iface_major, iface_minor;
+	bool has_iface, builtin;
+	char *path; /* absolute path of its file; NULL for built-in (owned) */
+	uint64_t size;
+	uint8_t build_id[64];
+	uint8_t build_id_len;
+	uint32_t order; /* position in the set, for stable sorting */
+};
+struct lm__mitem { /* a feature, dependency, target or code probe */
+	uint32_t mod;
+	const char *a, *b; /* feature/probe: kind, name; dep and target: name, NULL */
+};
+struct lm__mrule {
+	uint32_t mod;
+	const char *kind, *name;
+	uint64_t offset;
+	uint32_t len;
+	uint8_t type, score;
+	const unsigned char *bytes, *mask; /* mask NULL when none */
+};
+struct lm__mset {
+	struct lm__mmod *mods;
+	size_t nmods, capmods;
+	struct lm__mitem *feats, *deps, *targets, *probes;
+	size_t nfeats, capfeats, ndeps, capdeps, ntargets, captargets, nprobes, capprobes;
+	struct lm__mrule *rules;
+	size_t nrules, caprules;
+	void **bufs; /* owned note buffers */
+	size_t nbufs, capbufs;
+};
+void lm__mset_free(struct lm__mset *set);
+/* Parses the notes in [notes, notes+len) (a PT_NOTE segment's bytes). New
+ * modules get `path` and builtin. Returns 0 or an lm_error. */
+int lm__notes_parse(struct lm__mset *set, const unsigned char *notes, size_t len, size_t first,
+		    const char *path,
+		    bool builtin, char *why, size_t whylen);
+/*
+ * Reads the lazymod notes, build-id and size of the ELF file open on fd.
+ * Adds its modules to set (none if it has no lazymod note: returns 0 with
+ * *found = 0). Returns LM_E_BADMODULE with a reason for a malformed file.
+ */
+int lm__elf_read(struct lm__mset *set, int fd, const char *path, int *found, char *why,
+		 size_t whylen);
+/* Reads only the GNU build-id of the ELF file on fd. */
+int lm__elf_build_id(int fd, uint8_t *id, uint8_t *len, char *why, size_t whylen);
+/* Collects the notes of the loaded object containing addr (built-in modules). */
+int lm__self_notes(struct lm__mset *set, const void *addr, char *why, size_t whylen);
+/* Reads every module file of dir (sorted by name) into set. */
+typedef void (*lm__report_fn)(void *data, int err, const char *msg);
+int lm__scan_dir(struct lm__mset *set, const char *dir, lm__report_fn report, void *data);
+
+/* ---- index.c -------------------------------------------------------------- */
+#define LM__INDEX_MAGIC "LMINDEX\0"
+#define LM__INDEX_VERSION 1u
+#define LM__RULE_CODE 6 /* rule record of a code probe */
+
+struct lm__ihdr {
+	char magic[8];
+	uint32_t version;
+	uint32_t header_size;
+	uint64_t file_size;
+	uint32_t header_crc; /* crc32c of the header with this field zero */
+	uint32_t body_crc;   /* crc32c of everything after the header */
+	uint32_t nmods, mods_off;
+	uint32_t nfeats, feats_off;
+	uint32_t fslots, fhash_off;
+	uint32_t mslots, mhash_off;
+	uint32_t nrules, rules_off;
+	uint32_t nkinds, kinds_off;
+	uint32_t nrefs, refs_off;
+	uint32_t strings_size, strings_off;
+	uint32_t flags, reserved;
+};
+struct lm__imod {
+	uint32_t name, version, description, package, path; /* string offsets */
+	uint32_t flags;                                     /* LM__IMOD_* */
+	uint16_t iface_major, iface_minor;
+	uint32_t deps_first, ndeps;       /* refs: dependency name strings */
+	uint32_t targets_first, ntargets; /* refs: target strings */
+	uint32_t feats_first, nfeats;     /* refs: feature indexes */
+	uint32_t build_id_len;
+	uint8_t build_id[64];
+	uint64_t size;
+	uint32_t crc;
+	uint32_t pad;
+};
+#define LM__IMOD_BUILTIN 1u
+#define LM__IMOD_IFACE 2u
+struct lm__ifeat {
+	uint32_t kind, name, mod, flags, crc;
+};
+struct lm__irule {
+	uint32_t feat;
+	uint8_t type, score;
+	uint16_t pad;
+	uint32_t len, bytes, mask; /* mask 0: none */
+	uint32_t crc;
+	uint64_t offset;
+};
+struct lm__ikind {
+	uint32_t kind, feats_first, nfeats, rules_first, nrules, crc;
+};
+struct lm__islot {
+	uint32_t hash, index, check; /* index UINT32_MAX: empty */
+};
+
+/* A validated view of an index image (mapped file or memory). */
+struct lm__index {
+	const unsigned char *base;
+	size_t size;
+	const struct lm__ihdr *h;
+};
+/* Checks the header of image [base, base+size): O(1). */
+int lm__index_open(struct lm__index *ix, const void *base, size_t size, char *why, size_t whylen);
+/* Full verification: body checksum and every record (lazymod check). */
+int lm__index_verify(const struct lm__index *ix, char *why, size_t whylen);
+/* Lookups; each verifies what it touches. Return 0, LM_E_NOTFOUND or LM_E_CORRUPT. */
+int lm__index_find_feature(const struct lm__index *ix, const char *kind, const char *name,
+			   uint32_t *feat);
+int lm__index_find_module(const struct lm__index *ix, const char *name, uint32_t *mod);
+int lm__index_find_kind(const struct lm__index *ix, const char *kind, const struct lm__ikind **k);
+const struct lm__imod *lm__index_mod(const struct lm__index *ix, uint32_t i);
+const struct lm__ifeat *lm__index_feat(const struct lm__index *ix, uint32_t i);
+const struct lm__irule *lm__index_rule(const struct lm__index *ix, uint32_t i);
+/* A string at offset off, or NULL when out of bounds; records' checksums
+ * cover their strings, so callers use this after fetching the record. */
+const char *lm__index_str(const struct lm__index *ix, uint32_t off);
+int lm__index_ref(const struct lm__index *ix, uint32_t i, uint32_t *val);
+/* Builds an index image from set; module paths are made relative to
+ * index_dir. Reports duplicates, missing dependencies and cycles. */
+int lm__index_build(struct lm__mset *set, const char *index_dir, lm__report_fn report,
+		    void *data, struct lm__buf *out);
+/* Writes an image atomically to path (temporary file, fsync, rename). */
+int lm__index_write_file(const char *path, const void *image, size_t len);
+
+/* ---- context.c ------------------------------------------------------------ */
+enum lm__state { LM__UNLOADED = 0, LM__READY = 1, LM__FAILED = 2 };
+struct lm__modstate {
+	_Atomic int state;
+	int err;
+	char *detail;
+	void *handle;
+	int fd; /* the module file, open while the module is: see open_module() */
+	const struct lm__module_desc *desc;
+};
+/* One generation of a source: an index image and the state of its modules. */
+struct lm__gen {
+	struct lm__index ix;
+	void *map;       /* mmap'ed file, or NULL */
+	size_t maplen;
+	void *heap;      /* in-memory image, or NULL */
+	struct lm__modstate *mods;
+	const void **objs; /* per feature, valid once its module is READY */
+	struct lm__gen *prev;
+};
+struct lm__source {
+	char *dir; /* absolute; NULL for the built-in modules */
+	_Atomic(struct lm__gen *) gen;
+	bool fallback; /* the current generation was built from notes */
+	bool warned;
+	int err;      /* why there is no generation (LM_CTX_NO_FALLBACK) */
+	char *detail; /* owned */
+};
+struct lm_context {
+	_Atomic int refcount;
+	struct lm__log log;
+	struct lm__source *sources;
+	size_t nsources;
+	unsigned iface_major, iface_minor;
+	char *target;
+	const void *host;
+	unsigned flags;
+	const struct lm__module_desc *const *builtin_start, *const *builtin_stop;
+	pthread_mutex_t lock; /* recursive: an init may ask for features */
+};
+/* Loads the module of kind/name and returns its code probe. */
+int lm__get_probe(struct lm_context *ctx, const char *kind, const char *name, lm_probe_fn *fn);
+int lm__check_name(const char *what, const char *s);
+
+/* ---- probe.c -------------------------------------------------------------- */
+/* Whether rule r matches in (declarative rules only). */
+bool lm__rule_match(const struct lm__index *ix, const struct lm__irule *r,
+		    const struct lm_probe_input *in);
+void lm__rule_describe(const struct lm__index *ix, const struct lm__irule *r, char *buf,
+		       size_t len);
+
+#endif /* LAZYMOD_PRIVATE_H */

@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * util.c - small helpers: CRC-32C, string hashing, a growable buffer, path
+ * arithmetic and the allocation wrappers.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lazymod-private.h"
+
+/*
+ * CRC-32C (Castagnoli), table-driven. Written here rather than taken from
+ * zlib because zlib's crc32 is another polynomial and because the core must
+ * not pull a compression library into every host that uses it.
+ */
+static uint32_t crc_table[256];
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+
+static void crc_init(void)
+{
+	for (uint32_t i = 0; i < 256; i++) {
+		uint32_t c = i;
+		for (int k = 0; k < 8; k++)
+			c = c & 1 ? (c >> 1) ^ 0x82f63b78u : c >> 1;
+		crc_table[i] = c;
+	}
+}
+
+uint32_t lm__crc32c(uint32_t crc, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	pthread_once(&crc_once, crc_init);
+	crc = ~crc;
+	while (len--)
+		crc = crc_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+	return ~crc;
+}
+
+uint32_t lm__hash(const char *a, const char *b)
+{
+	uint32_t h = 2166136261u;
+	for (; *a; a++)
+		h = (h ^ (unsigned char)*a) * 16777619u;
+	h = (h ^ 0) * 16777619u;
+	if (b)
+		for (; *b; b++)
+			h = (h ^ (unsigned char)*b) * 16777619u;
+	return h;
+}
+
+/* Failure injection for tests: the Nth allocation from now fails. */
+int lm__fault_alloc_after = -1;
+
+static bool fault(void)
+{
+	if (lm__fault_alloc_after < 0)
+		return false;
+	return lm__fault_alloc_after-- == 0;
+}
+
+void *lm__malloc(size_t n)
+{
+	return fault() ? NULL : malloc(n);
+}
+
+void *lm__calloc(size_t n, size_t m)
+{
+	return fault() ? NULL : calloc(n, m);
+}
+
+void *lm__realloc(void *p, size_t n)
+{
+	return fault() ? NULL : realloc(p, n);
+}
+
+char *lm__strdup(const char *s)
+{
+	return fault() ? NULL : strdup(s);
+}
+
+int lm__grow(void **arr, size_t *cap, size_t n, size_t elem)
+{
+	if (n < *cap)
+		return 0;
+	size_t ncap = *cap ? *cap * 2 : 8;
+	if (ncap > SIZE_MAX / elem)
+		return -1;
+	void *p = lm__realloc(*arr, ncap * elem);
+	if (!p)
+		return -1;
+	*arr = p;
+	*cap = ncap;
+	return 0;
+}
+
+size_t lm__buf_append(struct lm__buf *b, const void *data, size_t len)
+{
+	size_t off = b->len;
+	if (b->oom)
+		return off;
+	if (b->len + len > b->cap) {
+		size_t ncap = b->cap ? b->cap : 4096;
+		while (ncap < b->len + len)
+			ncap *= 2;
+		unsigned char *p = lm__realloc(b->p, ncap);
+		if (!p) {
+			b->oom = true;
+			return off;
+		}
+		b->p = p;
+		b->cap = ncap;
+	}
+	if (data)
+		memcpy(b->p + b->len, data, len);
+	else
+		memset(b->p + b->len, 0, len);
+	b->len += len;
+	return off;
+}
+
+void lm__buf_align(struct lm__buf *b, size_t align)
+{
+	size_t pad = (align - b->len % align) % align;
+	if (pad)
+		lm__buf_append(b, NULL, pad);
+}
+
+char *lm__path_join(const char *dir, const char *rel)
+{
+	if (rel[0] == '/' || !dir || !*dir)
+		return lm__strdup(rel);
+	size_t a = strlen(dir), b = strlen(rel);
+	char *s = lm__malloc(a + b + 2);
+	if (!s)
+		return NULL;
+	memcpy(s, dir, a);
+	s[a] = '/';
+	memcpy(s + a + 1, rel, b + 1);
+	return s;
+}
+
+char *lm__path_relative(const char *from, const char *to)
+{
+	/* The longest common leading directory, then one ".." per component
+	 * of `from` past it. */
+	size_t i = 0, common = 0, ups = 0;
+	for (; from[i] && from[i] == to[i]; i++)
+		if (from[i] == '/')
+			common = i + 1;
+	if (!from[i] && to[i] == '/') {
+		common = i + 1;
+	} else {
+		for (const char *p = from + common; *p; p++)
+			if (*p != '/' && (p == from + common || p[-1] == '/'))
+				ups++;
+	}
+	size_t tail = strlen(to + common);
+	char *s = lm__malloc(ups * 3 + tail + 1);
+	if (!s)
+		return NULL;
+	char *w = s;
+	for (size_t k = 0; k < ups; k++, w += 3)
+		memcpy(w, "../", 3);
+	memcpy(w, to + common, tail + 1);
+	return s;
+}
+
+char *lm__exe_dir(void)
+{
+	char buf[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+	if (n <= 0)
+		return NULL;
+	buf[n] = 0;
+	char *slash = strrchr(buf, '/');
+	if (!slash)
+		return NULL;
+	*slash = 0;
+	return lm__strdup(buf[0] ? buf : "/");
+}

@@ -1,0 +1,44 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Installs what building and testing lazymod and vdisk need, on Debian.
+# As root it runs apt-get; otherwise it prints the command to run.
+set -eu
+
+# command-or-file : Debian package
+needs="
+meson:meson
+ninja:ninja-build
+cc:gcc
+pkg-config:pkg-config
+python3:python3
+qemu-img:qemu-utils
+/usr/include/zlib.h:zlib1g-dev
+/usr/include/zstd.h:libzstd-dev
+"
+[ "${1:-}" = "--sanitize" ] && needs="$needs
+clang:clang
+"
+
+missing=""
+for pair in $needs; do
+	what=${pair%%:*}
+	pkg=${pair#*:}
+	case $what in
+	/*) [ -e "$what" ] && continue ;;
+	*) command -v "$what" >/dev/null 2>&1 && continue ;;
+	esac
+	case " $missing " in *" $pkg "*) ;; *) missing="$missing $pkg" ;; esac
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+	echo "Installing:$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing
+else
+	echo "Missing packages. Install them with:" >&2
+	echo "  sudo apt-get install$missing" >&2
+	exit 1
+fi

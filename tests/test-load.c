@@ -1,0 +1,546 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test-load - the runtime with real modules: lazy loading (checked against
+ * /proc/self/maps), dependency chains, every failure and its error, stale
+ * and damaged indexes, interface and target checks, and racing threads.
+ */
+#include "testutil.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "fixtures/fixture.h"
+
+/* ---- a host that counts inits -------------------------------------------- */
+
+#define MAX_COUNTED 160
+struct counts {
+	char names[MAX_COUNTED][32];
+	_Atomic int n[MAX_COUNTED];
+	_Atomic int order;
+	int seq[MAX_COUNTED]; /* init order, by slot */
+	pthread_mutex_t lock;
+};
+
+static void count_init(const struct fixture_host *h, const char *module)
+{
+	struct counts *c = h->data;
+	pthread_mutex_lock(&c->lock);
+	int i = 0;
+	while (i < MAX_COUNTED && c->names[i][0] && strcmp(c->names[i], module))
+		i++;
+	if (i < MAX_COUNTED && !c->names[i][0])
+		snprintf(c->names[i], sizeof c->names[i], "%s", module);
+	pthread_mutex_unlock(&c->lock);
+	if (i < MAX_COUNTED) {
+		atomic_fetch_add(&c->n[i], 1);
+		c->seq[i] = atomic_fetch_add(&c->order, 1) + 1;
+	}
+}
+
+static int inits(struct counts *c, const char *module)
+{
+	for (int i = 0; i < MAX_COUNTED && c->names[i][0]; i++)
+		if (!strcmp(c->names[i], module))
+			return atomic_load(&c->n[i]);
+	return 0;
+}
+
+static int init_seq(struct counts *c, const char *module)
+{
+	for (int i = 0; i < MAX_COUNTED && c->names[i][0]; i++)
+		if (!strcmp(c->names[i], module))
+			return c->seq[i];
+	return 0;
+}
+
+static struct counts counts = {.lock = PTHREAD_MUTEX_INITIALIZER};
+static const struct fixture_host host = {count_init, &counts};
+static struct log_record logrec;
+
+static struct lm_context *open_ctx(const char *dir, unsigned flags)
+{
+	const char *dirs[] = {dir, NULL};
+	struct lm_options o = {.dirs = dirs, .iface_major = 1, .iface_minor = 0, .host = &host,
+			       .flags = flags | LM_CTX_NO_ENV_PATH, .log = record_log, .log_data = &logrec};
+	struct lm_context *ctx;
+	int r = lm_context_new(&o, &ctx);
+	if (r < 0)
+		FAIL("lm_context_new(%s): %s: %s", dir, lm_strerror(r), lm_errdetail(NULL));
+	return ctx;
+}
+
+static const struct fixture_obj *get_ok(struct lm_context *ctx, const char *kind, const char *name)
+{
+	const void *obj = NULL;
+	int r = lm_get(ctx, kind, name, &obj);
+	if (r < 0)
+		FAIL("lm_get(%s/%s): %s: %s", kind, name, lm_strerror(r), lm_errdetail(ctx));
+	const struct fixture_obj *o = obj;
+	CHECK_STR(o->feature, name);
+	return o;
+}
+
+static void get_fails(struct lm_context *ctx, const char *name, int err, const char *detail)
+{
+	const void *obj = (void *)1;
+	int r = lm_get(ctx, "test", name, &obj);
+	if (r != err)
+		FAIL("lm_get(test/%s) = %s (%s), expected %s", name, lm_errname(r) ? lm_errname(r) : "?",
+		     lm_errdetail(ctx), lm_errname(err));
+	CHECK(obj == (void *)1);
+	CHECK_CONTAINS(lm_errdetail(ctx), detail);
+}
+
+/* ---- laziness --------------------------------------------------------------- */
+
+TEST(ready_with_nothing_mapped_then_exactly_the_chain)
+{
+	struct lm_context *ctx = open_ctx(fixture("many"), LM_CTX_NO_FALLBACK);
+	CHECK_INT(count_mapped("gen"), 0);
+	CHECK(mapped("lazymod.index"));
+	/* gen57 depends on gen56, which depends on gen55 (55 % 5 == 0: no more). */
+	const struct fixture_obj *o = get_ok(ctx, "gen", "gen57");
+	CHECK_STR(o->module, "gen57");
+	CHECK_INT(count_mapped("gen"), 3);
+	CHECK(mapped("gen55.so") && mapped("gen56.so") && mapped("gen57.so"));
+	CHECK_INT(inits(&counts, "gen55"), 1);
+	CHECK(init_seq(&counts, "gen55") < init_seq(&counts, "gen56"));
+	CHECK(init_seq(&counts, "gen56") < init_seq(&counts, "gen57"));
+	/* A second get finds it without loading anything more. */
+	CHECK(get_ok(ctx, "gen", "gen57") == o);
+	CHECK_INT(inits(&counts, "gen57"), 1);
+	CHECK_INT(count_mapped("gen"), 3);
+	lm_context_unref(ctx);
+}
+
+static int count_feature(void *data, const struct lm_feature_info *f)
+{
+	(void)f;
+	++*(int *)data;
+	return 0;
+}
+
+TEST(listing_loads_nothing)
+{
+	struct lm_context *ctx = open_ctx(fixture("many"), 0);
+	int seen = 0;
+	CHECK_INT(lm_list(ctx, "gen", count_feature, &seen), 0);
+	CHECK_INT(seen, 120);
+	seen = 0;
+	CHECK_INT(lm_list(ctx, "nokind", count_feature, &seen), 0);
+	CHECK_INT(seen, 0);
+	CHECK_INT(count_mapped("gen"), 0);
+	struct lm_feature_info info;
+	CHECK_INT(lm_feature_info(ctx, "gen", "gen7", &info), 0);
+	CHECK_STR(info.module, "gen7");
+	CHECK_STR(info.path, "gen7.so");
+	CHECK_INT(info.loaded, 0);
+	CHECK_INT(count_mapped("gen"), 0);
+	lm_context_unref(ctx);
+}
+
+TEST(dependency_chain_inits_in_order)
+{
+	struct lm_context *ctx = open_ctx(fixture("basic"), 0);
+	get_ok(ctx, "test", "gamma");
+	CHECK_INT(inits(&counts, "beta"), 1);
+	CHECK_INT(inits(&counts, "alpha"), 1);
+	CHECK_INT(inits(&counts, "gamma"), 1);
+	CHECK(init_seq(&counts, "beta") < init_seq(&counts, "alpha"));
+	CHECK(init_seq(&counts, "alpha") < init_seq(&counts, "gamma"));
+	CHECK_INT(lm_module_loaded(ctx, "alpha"), 1);
+	CHECK_INT(lm_module_loaded(ctx, "cyc_a"), 0);
+	get_ok(ctx, "test", "alpha2");
+	CHECK_INT(inits(&counts, "alpha"), 1);
+	lm_context_unref(ctx);
+}
+
+/* ---- failures: each its own code, and the host goes on ------------------ */
+
+static void goes_on(struct lm_context *ctx)
+{
+	get_ok(ctx, "test", "beta");
+	CHECK(mapped("beta.so"));
+}
+
+TEST(cycle)
+{
+	struct lm_context *ctx = open_ctx(fixture("basic"), 0);
+	get_fails(ctx, "cyc_a", LM_E_CYCLE, "cyc_a -> cyc_b -> cyc_a");
+	get_fails(ctx, "cyc_b", LM_E_CYCLE, "cycle");
+	CHECK(!mapped("cyc_a.so") && !mapped("cyc_b.so"));
+	goes_on(ctx);
+	lm_context_unref(ctx);
+}
+
+TEST(init_fails_once_and_is_remembered)
+{
+	struct lm_context *ctx = open_ctx(fixture("basic"), 0);
+	get_fails(ctx, "initfail", LM_E_INIT, "module initfail: initialisation failed");
+	CHECK_CONTAINS(lm_errdetail(ctx), strerror(EIO));
+	CHECK(!mapped("initfail.so"));
+	get_fails(ctx, "initfail", LM_E_INIT, "initialisation failed");
+	CHECK(!mapped("initfail.so")); /* not opened again */
+	goes_on(ctx);
+	lm_context_unref(ctx);
+}
+
+TEST(dependency_init_fails)
+{
+	struct lm_context *ctx = open_ctx(fixture("basic"), 0);
+	get_fails(ctx, "depfail", LM_E_DEP, "dependency initfail failed");
+	CHECK(!mapped("depfail.so") && !mapped("initfail.so"));
+	CHECK_INT(inits(&counts, "depfail"), 0);
+	get_fails(ctx, "depfail", LM_E_DEP, "initfail");
+	get_fails(ctx, "initfail", LM_E_INIT, "initialisation failed");
+	goes_on(ctx);
+	lm_context_unref(ctx);
+}
+
+TEST(dependency_missing)
+{
+	struct lm_context *ctx = open_ctx(fixture("basic"), 0);
+	get_fails(ctx, "missingdep", LM_E_DEP, "needs module nosuchmodule, which is not installed");
+	CHECK(!mapped("missingdep.so"));
+	goes_on(ctx);
+	lm_context_unref(ctx);
+}
+
+TEST(not_installed)
+{
+	struct lm_context *ctx = open_ctx(fixture("basic"), 0);
+	get_fails(ctx, "nosuchfeature", LM_E_NOTFOUND, "no installed module provides test/nosuchfeature");
+	goes_on(ctx);
+	lm_context_unref(ctx);
+}
+
+TEST(interface_major_and_newer_minor)
+{
+	struct lm_context *ctx = open_ctx(fixture("basic"), 0);
+	get_fails(ctx, "iface2", LM_E_IFACE, "built for interface 2.0, the host has 1.0");
+	get_fails(ctx, "ifaceminor", LM_E_IFACE, "built for interface 1.5, the host has 1.0");
+	CHECK(!mapped("iface2.so") && !mapped("ifaceminor.so"));
+	goes_on(ctx);
+	lm_context_unref(ctx);
+	/* A host with a newer minor takes the module built for 1.5. */
+	const char *dirs[] = {fixture("basic"), NULL};
+	struct lm_options o = {.dirs = dirs, .iface_major = 1, .iface_minor = 7, .host = &host,
+			       .flags = LM_CTX_NO_ENV_PATH};
+	CHECK_INT(lm_context_new(&o, &ctx), 0);
+	get_ok(ctx, "test", "ifaceminor");
+	get_fails(ctx, "iface2", LM_E_IFACE, "interface 2.0");
+	lm_context_unref(ctx);
+}
+
+TEST(other_target)
+{
+	struct lm_context *ctx = open_ctx(fixture("basic"), 0);
+	get_fails(ctx, "target", LM_E_TARGET, "does not serve target");
+	CHECK(!mapped("target.so"));
+	goes_on(ctx);
+	lm_context_unref(ctx);
+	const char *dirs[] = {fixture("basic"), NULL};
+	struct lm_options o = {.dirs = dirs, .target = "sparc64", .flags = LM_CTX_NO_ENV_PATH};
+	CHECK_INT(lm_context_new(&o, &ctx), 0);
+	get_ok(ctx, "test", "target");
+	lm_context_unref(ctx);
+}
+
+TEST(two_providers_first_wins)
+{
+	struct lm_context *ctx = open_ctx(fixture("basic"), 0);
+	const struct fixture_obj *o = get_ok(ctx, "test", "dup");
+	CHECK_STR(o->module, "dup_a");
+	CHECK(mapped("dup_a.so") && !mapped("dup_b.so"));
+	lm_context_unref(ctx);
+}
+
+TEST(invalid_names)
+{
+	struct lm_context *ctx = open_ctx(fixture("basic"), 0);
+	const void *obj;
+	char longname[300];
+	memset(longname, 'x', sizeof longname - 1);
+	longname[sizeof longname - 1] = 0;
+	const char *bad[] = {"", "a/b", "..", "x/../y", "..hidden", longname};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		CHECK_INT(lm_get(ctx, "test", bad[i], &obj), LM_E_INVAL);
+		CHECK_INT(lm_get(ctx, bad[i], "beta", &obj), LM_E_INVAL);
+	}
+	CHECK_INT(lm_get(ctx, NULL, "beta", &obj), LM_E_INVAL);
+	CHECK_INT(lm_get(ctx, "test", "beta", NULL), LM_E_INVAL);
+	goes_on(ctx);
+	lm_context_unref(ctx);
+}
+
+/* A missing library: run in children whose LD_LIBRARY_PATH finds it or not. */
+static void needlib_child(bool present)
+{
+	const char *dir = getenv("NEEDLIB_DIR");
+	if (!dir)
+		FAIL("NEEDLIB_DIR not set");
+	struct lm_context *ctx = open_ctx(dir, LM_CTX_NO_FALLBACK);
+	if (present) {
+		get_ok(ctx, "test", "needlib");
+		CHECK(mapped("libfixgone.so"));
+	} else {
+		get_fails(ctx, "needlib", LM_E_NEEDLIB,
+			  "module needlib");
+		CHECK_CONTAINS(lm_errdetail(ctx), "needs library libfixgone.so, which is missing");
+		goes_on(ctx);
+	}
+	lm_context_unref(ctx);
+}
+
+TEST(child_needlib_present)
+{
+	needlib_child(true);
+}
+
+TEST(child_needlib_missing)
+{
+	needlib_child(false);
+}
+
+static void run_child(const char *name, const char *libdir, const char *moddir)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		setenv("LD_LIBRARY_PATH", libdir, 1);
+		setenv("NEEDLIB_DIR", moddir, 1);
+		execl("/proc/self/exe", "test-load", name, (char *)NULL);
+		_exit(127);
+	}
+	int status;
+	waitpid(pid, &status, 0);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		FAIL("child case %s failed", name);
+}
+
+TEST(needed_library_deleted)
+{
+	const char *dir = copy_fixture("basic");
+	char lib[4096];
+	snprintf(lib, sizeof lib, "%s/lib", scratch());
+	sh("mkdir -p '%s' && mv '%s'/libfixgone.so '%s'/", lib, dir, lib);
+	run_child("child_needlib_present", lib, dir);
+	sh("rm -f '%s'/libfixgone.so", lib);
+	run_child("child_needlib_missing", lib, dir);
+}
+
+/* ---- stale, missing and damaged indexes ------------------------------------ */
+
+TEST(module_rebuilt_after_indexing)
+{
+	const char *dir = copy_fixture("basic");
+	sh("cp '%s' '%s/alpha.so'", fixture("rebuilt/alpha.so"), dir);
+	struct lm_context *ctx = open_ctx(dir, LM_CTX_NO_FALLBACK);
+	get_fails(ctx, "alpha", LM_E_STALE, "module alpha");
+	CHECK(!mapped("alpha.so"));
+	goes_on(ctx);
+	lm_context_unref(ctx);
+
+	memset(&logrec, 0, sizeof logrec);
+	ctx = open_ctx(dir, 0);
+	const struct fixture_obj *o = get_ok(ctx, "test", "alpha");
+	CHECK_STR(o->version, "1.1"); /* the new build, found by reading notes */
+	CHECK_INT(logrec.warnings, 1);
+	CHECK_CONTAINS(logrec.all, "reading the module notes instead");
+	get_ok(ctx, "test", "gamma");
+	CHECK_INT(logrec.warnings, 1); /* warned once */
+	lm_context_unref(ctx);
+}
+
+TEST(module_deleted_after_indexing)
+{
+	const char *dir = copy_fixture("basic");
+	sh("rm '%s/gamma.so'", dir);
+	struct lm_context *ctx = open_ctx(dir, 0);
+	get_fails(ctx, "gamma", LM_E_NOTFOUND, "gamma.so");
+	goes_on(ctx);
+	lm_context_unref(ctx);
+}
+
+TEST(index_missing)
+{
+	const char *dir = copy_fixture("basic");
+	sh("rm '%s/lazymod.index'", dir);
+	struct lm_context *ctx = open_ctx(dir, LM_CTX_NO_FALLBACK);
+	get_fails(ctx, "beta", LM_E_NOINDEX, "lazymod.index");
+	lm_context_unref(ctx);
+	memset(&logrec, 0, sizeof logrec);
+	ctx = open_ctx(dir, 0);
+	CHECK_INT(logrec.warnings, 1);
+	CHECK_CONTAINS(logrec.all, "reading the module notes");
+	get_ok(ctx, "test", "gamma");
+	lm_context_unref(ctx);
+}
+
+TEST(index_truncated)
+{
+	const char *dir = copy_fixture("basic");
+	sh("truncate -s 300 '%s/lazymod.index'", dir);
+	struct lm_context *ctx = open_ctx(dir, LM_CTX_NO_FALLBACK);
+	get_fails(ctx, "beta", LM_E_CORRUPT, "truncated");
+	lm_context_unref(ctx);
+	memset(&logrec, 0, sizeof logrec);
+	ctx = open_ctx(dir, 0);
+	CHECK_INT(logrec.warnings, 1);
+	goes_on(ctx);
+	lm_context_unref(ctx);
+}
+
+TEST(index_bit_flipped)
+{
+	const char *dir = copy_fixture("basic");
+	char path[8192];
+	snprintf(path, sizeof path, "%s/lazymod.index", dir);
+	/* Flip one bit in every byte of the feature records: past the header,
+	 * so only the per-record checks can tell. */
+	FILE *f = fopen(path, "r+b");
+	CHECK(f);
+	uint32_t hdr[26];
+	CHECK_INT(fread(hdr, 1, sizeof hdr, f), sizeof hdr);
+	uint32_t nfeats = hdr[10], feats_off = hdr[11];
+	for (uint32_t i = 0; i < nfeats * 20; i++) {
+		fseek(f, feats_off + i, SEEK_SET);
+		int c = fgetc(f);
+		fseek(f, feats_off + i, SEEK_SET);
+		fputc(c ^ 0x10, f);
+	}
+	fclose(f);
+	struct lm_context *ctx = open_ctx(dir, LM_CTX_NO_FALLBACK);
+	get_fails(ctx, "beta", LM_E_CORRUPT, "damaged");
+	lm_context_unref(ctx);
+	memset(&logrec, 0, sizeof logrec);
+	ctx = open_ctx(dir, 0);
+	goes_on(ctx); /* falls back to the notes */
+	CHECK_INT(logrec.warnings, 1);
+	lm_context_unref(ctx);
+}
+
+TEST(lazymod_path_override)
+{
+	setenv("LAZYMOD_PATH", fixture("basic"), 1);
+	struct lm_options o = {.iface_major = 1};
+	struct lm_context *ctx;
+	CHECK_INT(lm_context_new(&o, &ctx), 0);
+	goes_on(ctx);
+	lm_context_unref(ctx);
+	o.flags = LM_CTX_NO_ENV_PATH;
+	CHECK_INT(lm_context_new(&o, &ctx), 0);
+	const void *obj;
+	CHECK_INT(lm_get(ctx, "test", "beta", &obj), LM_E_NOTFOUND);
+	lm_context_unref(ctx);
+}
+
+TEST(same_module_as_shared_object)
+{
+	/* The built-in half of this test is in test-builtin. */
+	struct lm_context *ctx = open_ctx(fixture("both"), LM_CTX_NO_FALLBACK);
+	const struct fixture_obj *o = get_ok(ctx, "test", "shared");
+	CHECK_STR(o->module, "shared");
+	CHECK(mapped("shared.so"));
+	CHECK_INT(inits(&counts, "shared"), 1);
+	struct lm_feature_info info;
+	CHECK_INT(lm_feature_info(ctx, "test", "shared", &info), 0);
+	CHECK_INT(info.builtin, 0);
+	CHECK_INT(info.loaded, 1);
+	lm_context_unref(ctx);
+}
+
+/* ---- races ------------------------------------------------------------------- */
+
+#define THREADS 16
+#define ROUNDS 12
+struct racer {
+	struct lm_context *ctx;
+	pthread_barrier_t *start;
+	unsigned seed;
+	const void *got[8];
+	int err;
+};
+
+static void *race(void *arg)
+{
+	struct racer *r = arg;
+	int order[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+	for (int i = 7; i > 0; i--) {
+		int j = (int)(rand_r(&r->seed) % (unsigned)(i + 1)), t = order[i];
+		order[i] = order[j];
+		order[j] = t;
+	}
+	pthread_barrier_wait(r->start);
+	for (int i = 0; i < 8; i++) {
+		char name[8];
+		snprintf(name, sizeof name, "r%d", order[i]);
+		int e = lm_get(r->ctx, "race", name, &r->got[order[i]]);
+		if (e < 0)
+			r->err = e;
+	}
+	return NULL;
+}
+
+TEST(threads_race_each_init_once)
+{
+	for (int round = 0; round < ROUNDS; round++) {
+		struct counts c = {.lock = PTHREAD_MUTEX_INITIALIZER};
+		struct fixture_host h = {count_init, &c};
+		const char *dirs[] = {fixture("race"), NULL};
+		struct lm_options o = {.dirs = dirs, .iface_major = 1, .host = &h,
+				       .flags = LM_CTX_NO_FALLBACK | LM_CTX_NO_ENV_PATH};
+		struct lm_context *ctx;
+		CHECK_INT(lm_context_new(&o, &ctx), 0);
+		pthread_barrier_t start;
+		pthread_barrier_init(&start, NULL, THREADS);
+		struct racer rs[THREADS];
+		pthread_t t[THREADS];
+		for (int i = 0; i < THREADS; i++) {
+			rs[i] = (struct racer){ctx, &start, (unsigned)(round * 100 + i), {0}, 0};
+			pthread_create(&t[i], NULL, race, &rs[i]);
+		}
+		for (int i = 0; i < THREADS; i++)
+			pthread_join(t[i], NULL);
+		pthread_barrier_destroy(&start);
+		for (int m = 0; m < 8; m++) {
+			char name[8];
+			snprintf(name, sizeof name, "r%d", m);
+			CHECK_INT(inits(&c, name), 1);
+			for (int i = 0; i < THREADS; i++) {
+				CHECK_INT(rs[i].err, 0);
+				CHECK(rs[i].got[m] == rs[0].got[m]);
+				CHECK_STR(((const struct fixture_obj *)rs[i].got[m])->module, name);
+			}
+		}
+		/* Dependencies were ready before their dependents. */
+		CHECK(init_seq(&c, "r0") < init_seq(&c, "r1"));
+		CHECK(init_seq(&c, "r1") < init_seq(&c, "r3"));
+		CHECK(init_seq(&c, "r3") < init_seq(&c, "r7"));
+		lm_context_unref(ctx);
+	}
+}
+
+TEST(errors_table)
+{
+	static const int codes[] = {LM_E_NOTFOUND, LM_E_NEEDLIB, LM_E_IFACE, LM_E_TARGET, LM_E_STALE,
+				    LM_E_CORRUPT, LM_E_INIT, LM_E_DEP, LM_E_CYCLE, LM_E_NOMEM,
+				    LM_E_IO, LM_E_INVAL, LM_E_BADMODULE, LM_E_LOAD, LM_E_VERSION,
+				    LM_E_NOMATCH, LM_E_NOINDEX};
+	size_t n = sizeof codes / sizeof codes[0];
+	for (size_t i = 0; i < n; i++) {
+		CHECK(lm_errname(codes[i]) != NULL);
+		CHECK(strcmp(lm_strerror(codes[i]), "unknown error") != 0);
+		for (size_t j = 0; j < i; j++) {
+			CHECK(strcmp(lm_errname(codes[i]), lm_errname(codes[j])) != 0);
+			CHECK(strcmp(lm_strerror(codes[i]), lm_strerror(codes[j])) != 0);
+		}
+	}
+	CHECK_STR(lm_errname(LM_E_NEEDLIB), "LM_E_NEEDLIB");
+	CHECK_STR(lm_strerror(LM_E_NOTFOUND), "not installed");
+	CHECK_STR(lm_strerror(-999), "unknown error");
+	CHECK(lm_errname(-999) == NULL);
+	CHECK_STR(lm_strerror(0), "success");
+}
+
+TEST_MAIN
