@@ -690,7 +690,8 @@ int lm__index_build(struct lm__mset *set, const char *index_dir, lm__report_fn r
 		goto out;
 	unsigned char *img = out->p;
 	memcpy(img + h.strings_off, b.strings.p, b.strings.len);
-	memcpy(img + h.refs_off, refs, nrefs * sizeof *refs);
+	if (nrefs)
+		memcpy(img + h.refs_off, refs, nrefs * sizeof *refs);
 	memcpy(img, &h, sizeof h);
 	struct lm__index ix = {img, pos, (const struct lm__ihdr *)img};
 
