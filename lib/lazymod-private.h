@@ -234,7 +234,7 @@ struct lm__gen {
 struct lm__source {
 	char *dir; /* absolute; NULL for the built-in modules */
 	_Atomic(struct lm__gen *) gen;
-	bool fallback; /* the current generation was built from notes */
+	_Atomic bool fallback; /* the current generation was built from notes */
 	bool warned;
 	int err;      /* why there is no generation (LM_CTX_NO_FALLBACK) */
 	char *detail; /* owned */

@@ -101,5 +101,47 @@ check "a copied tree runs" "$tmp/moved/bin/lazymod-demo" greet loud world
 grep -q "HELLO, WORLD!" "$tmp/out" && ok "the copy finds its modules through its index" || not_ok "the copy finds its modules through its index"
 check "a copied tree's index passes check" "$tmp/moved/bin/lazymod" check "$tmp/moved/lib/lazymod-demo"
 
+# make install: the shared and static library, headers, lazymod.pc, the tool.
+if meson install -C "$build" --no-rebuild --quiet --destdir "$tmp/dest" >"$tmp/out" 2>&1; then
+	ok "meson install into a staging directory"
+	pc=$(find "$tmp/dest" -name lazymod.pc | head -1)
+	prefix=$(sed -n 's/^prefix=//p' "$pc")
+	root="$tmp/dest$prefix"
+	cat > "$tmp/host.c" <<'C'
+#include <lazymod.h>
+#include <stdio.h>
+int main(void)
+{
+	struct lm_context *ctx;
+	struct lm_options o = {0};
+	int r = lm_context_new(&o, &ctx);
+	printf("%s %s\n", r == 0 ? "ready" : "failed", lm_version());
+	lm_context_unref(ctx);
+	return r != 0;
+}
+C
+	libdir=$(dirname "$pc")/..
+	# A sanitizer build's library needs the sanitizers' runtimes in the host.
+	san=""
+	nm -D "$libdir/liblazymod.so" | grep -q __asan_ && san="-fsanitize=address,undefined"
+	cflags=$(PKG_CONFIG_SYSROOT_DIR="$tmp/dest" PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --cflags lazymod)
+	libs=$(PKG_CONFIG_SYSROOT_DIR="$tmp/dest" PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --libs lazymod)
+	if cc $san "$tmp/host.c" $cflags $libs -Wl,-rpath,"$libdir" -o "$tmp/host" && "$tmp/host" | grep -q "^ready"; then
+		ok "a host builds with pkg-config against the installed shared library"
+	else
+		not_ok "a host builds with pkg-config against the installed shared library"
+	fi
+	if cc $san "$tmp/host.c" $cflags "$libdir/liblazymod.a" -ldl -lpthread -o "$tmp/host-static" &&
+		"$tmp/host-static" | grep -q "^ready"; then
+		ok "a host links the installed static library"
+	else
+		not_ok "a host links the installed static library"
+	fi
+	[ -x "$root/bin/lazymod" ] && [ -f "$root/include/lazymod/module.h" ] && ok "the tool and headers are installed" || not_ok "the tool and headers are installed"
+else
+	not_ok "meson install into a staging directory"
+	sed 's/^/# /' "$tmp/out"
+fi
+
 echo "1..$n"
 [ "$failed" -eq 0 ]
