@@ -48,7 +48,8 @@ extern "C" {
 	X(LOAD, 14, "the dynamic loader refused it")                                               \
 	X(VERSION, 15, "index format version not supported")                                       \
 	X(NOMATCH, 16, "no probe rule matched")                                                    \
-	X(NOINDEX, 17, "no index")
+	X(NOINDEX, 17, "no index")                                                                \
+	X(UNSAFE, 18, "unsafe file or directory")
 
 enum lm_error {
 	LM_OK = 0,
@@ -75,6 +76,10 @@ enum lm_context_flags {
 	LM_CTX_NO_FALLBACK = 1u << 0,
 	/* Ignore LAZYMOD_PATH even when the process is not AT_SECURE. */
 	LM_CTX_NO_ENV_PATH = 1u << 1,
+	/* Load modules from files or directories writable by group or others,
+	 * or owned by another user than root or the process's (refused by
+	 * default with LM_E_UNSAFE). */
+	LM_CTX_ALLOW_UNSAFE = 1u << 2,
 };
 
 struct lm_options {

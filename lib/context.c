@@ -154,8 +154,9 @@ static int gen_scan(struct lm_context *ctx, const char *dir, struct lm__gen **ou
 	return r;
 }
 
-/* Maps dir/lazymod.index. Returns 0, LM_E_NOINDEX, LM_E_CORRUPT, LM_E_VERSION... */
-static int gen_map(const char *dir, struct lm__gen **out)
+/* Maps dir/lazymod.index. Returns 0, LM_E_NOINDEX, LM_E_CORRUPT, LM_E_VERSION...
+ * *st receives the file's identity, to notice a rewrite later. */
+static int gen_map(const char *dir, struct lm__gen **out, struct stat *id)
 {
 	char *path = lm__path_join(dir, INDEX_NAME);
 	if (!path)
@@ -168,6 +169,7 @@ static int gen_map(const char *dir, struct lm__gen **out)
 			     strerror(errno));
 		goto out;
 	}
+	*id = st;
 	if (st.st_size <= 0 || (uint64_t)st.st_size > UINT32_MAX) {
 		r = lm__fail(LM_E_CORRUPT, "index %s: %s", path,
 			     st.st_size <= 0 ? "empty" : "larger than 4 GiB");
@@ -240,10 +242,20 @@ static int add_source(struct lm_context *ctx, size_t *cap, const char *dir, cons
 }
 
 /* Opens a directory source: its index, or the fallback. Never fails the context. */
+static void remember_index(struct lm__source *s, const struct stat *st)
+{
+	s->ix_dev = st->st_dev;
+	s->ix_ino = st->st_ino;
+	s->ix_mtime = st->st_mtim;
+}
+
 static int open_source(struct lm_context *ctx, struct lm__source *s)
 {
 	struct lm__gen *g = NULL;
-	int r = gen_map(s->dir, &g);
+	struct stat id;
+	int r = gen_map(s->dir, &g, &id);
+	if (r == 0)
+		remember_index(s, &id);
 	if (r == LM_E_NOMEM)
 		return r;
 	if (r < 0) {
@@ -570,6 +582,55 @@ static const struct lm__module_desc *builtin_desc(struct lm_context *ctx, const 
 	return NULL;
 }
 
+/* Whether a path from the index stays inside its directory. */
+static bool inside(const char *rel)
+{
+	if (!*rel || rel[0] == '/')
+		return false;
+	for (const char *p = rel; *p; p = strchr(p, '/') ? strchr(p, '/') + 1 : p + strlen(p))
+		if (p[0] == '.' && p[1] == '.' && (p[2] == '/' || !p[2]))
+			return false;
+	return true;
+}
+
+/*
+ * A module file or directory that someone else could write would let them
+ * run code in this process: refuse what group or others may write, and
+ * what belongs to another user than root or this process's.
+ */
+static int check_owner(const char *name, const char *path, const struct stat *st)
+{
+	if (st->st_mode & (S_IWGRP | S_IWOTH))
+		return lm__fail(LM_E_UNSAFE, "module %s: %s is writable by %s", name, path,
+				st->st_mode & S_IWOTH ? "others" : "its group");
+	if (st->st_uid != 0 && st->st_uid != geteuid())
+		return lm__fail(LM_E_UNSAFE, "module %s: %s belongs to uid %u, not root or this user",
+				name, path, (unsigned)st->st_uid);
+	return 0;
+}
+
+static int check_dir(const char *name, const char *path)
+{
+	char *dir = lm__strdup(path);
+	if (!dir)
+		return lm__fail(LM_E_NOMEM, "out of memory");
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		*(slash == dir ? slash + 1 : slash) = 0;
+	struct stat st;
+	int r = 0;
+	if (stat(slash ? dir : ".", &st) < 0)
+		r = lm__fail(LM_E_IO, "module %s: directory %s: %s", name, dir, strerror(errno));
+	else if (st.st_mode & (S_IWGRP | S_IWOTH))
+		r = lm__fail(LM_E_UNSAFE, "module %s: directory %s is writable by %s", name, dir,
+			     st.st_mode & S_IWOTH ? "others" : "its group");
+	else if (st.st_uid != 0 && st.st_uid != geteuid())
+		r = lm__fail(LM_E_UNSAFE, "module %s: directory %s belongs to uid %u", name, dir,
+			     (unsigned)st.st_uid);
+	free(dir);
+	return r;
+}
+
 /*
  * Checks a module against the host (interface, target) and its file
  * against the index (size, build-id), then opens the very file it checked.
@@ -599,8 +660,11 @@ static int open_module(struct lm_context *ctx, const struct step *s)
 		return 0;
 	}
 
-	const char *pkg = lm__index_str(ix, rec->package);
-	char *path = lm__path_join(src->dir, lm__index_str(ix, rec->path));
+	const char *pkg = lm__index_str(ix, rec->package), *rel = lm__index_str(ix, rec->path);
+	if (!inside(rel))
+		return lm__fail(LM_E_UNSAFE, "module %s: path %s leaves the module directory %s",
+				name, rel, src->dir);
+	char *path = lm__path_join(src->dir, rel);
 	if (!path)
 		return lm__fail(LM_E_NOMEM, "out of memory");
 	int r = 0, fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -610,11 +674,17 @@ static int open_module(struct lm_context *ctx, const struct step *s)
 	char why[256];
 	if (fd < 0 || fstat(fd, &sb) < 0) {
 		int e = errno;
-		r = lm__fail(e == ENOENT ? LM_E_NOTFOUND : LM_E_IO, "module %s (%s): %s%s%s%s", name,
-			     path, strerror(e), *pkg ? "; it is shipped by package " : "", pkg,
-			     "");
+		r = lm__fail(e == ENOENT ? LM_E_NOTFOUND : LM_E_IO, "module %s (%s): %s%s%s", name,
+			     path, strerror(e), *pkg ? "; it is shipped by package " : "", pkg);
 		goto out;
 	}
+	if (!S_ISREG(sb.st_mode)) {
+		r = lm__fail(LM_E_BADMODULE, "module %s (%s): not a regular file", name, path);
+		goto out;
+	}
+	if (!(ctx->flags & LM_CTX_ALLOW_UNSAFE) &&
+	    ((r = check_owner(name, path, &sb)) < 0 || (r = check_dir(name, path)) < 0))
+		goto out;
 	if ((uint64_t)sb.st_size != rec->size) {
 		r = lm__fail(LM_E_STALE, "module %s (%s): %llu bytes, the index says %llu", name, path,
 			     (unsigned long long)sb.st_size, (unsigned long long)rec->size);
@@ -698,6 +768,8 @@ static void publish(struct lm__gen *g, uint32_t m, const struct lm__module_desc 
 }
 
 
+static void adopt(struct lm__source *s, struct lm__gen *old, struct lm__gen *g);
+
 /* Rebuilds a source's generation from its notes, carrying loaded modules over. */
 static int rescan(struct lm_context *ctx, size_t src)
 {
@@ -711,6 +783,17 @@ static int rescan(struct lm_context *ctx, size_t src)
 	int r = gen_scan(ctx, s->dir, &g);
 	if (r < 0)
 		return r;
+	adopt(s, old, g);
+	s->fallback = true;
+	return 0;
+}
+
+/*
+ * Makes g the source's generation, carrying over the modules that old had
+ * loaded: they stay loaded, whatever the directory now holds.
+ */
+static void adopt(struct lm__source *s, struct lm__gen *old, struct lm__gen *g)
+{
 	for (uint32_t m = 0; old && m < g->ix.h->nmods; m++) {
 		uint32_t om;
 		if (lm__index_find_module(&old->ix, mod_name(g, m), &om) < 0)
@@ -725,9 +808,35 @@ static int rescan(struct lm_context *ctx, size_t src)
 		atomic_store_explicit(&g->mods[m].state, LM__READY, memory_order_release);
 	}
 	g->prev = old;
-	s->fallback = true;
 	atomic_store_explicit(&s->gen, g, memory_order_release);
-	return 0;
+}
+
+/*
+ * After a miss: if the directory's index was rewritten since it was mapped
+ * (a package upgrade reindexed it), maps the new one. Returns 1 when it
+ * did, 0 when nothing changed. Lock held.
+ */
+static int refresh(struct lm_context *ctx, size_t src)
+{
+	struct lm__source *s = &ctx->sources[src];
+	if (!s->dir || s->fallback)
+		return 0;
+	char *path = lm__path_join(s->dir, INDEX_NAME);
+	struct stat st;
+	int changed = path && stat(path, &st) == 0 &&
+		      (st.st_dev != s->ix_dev || st.st_ino != s->ix_ino ||
+		       st.st_mtim.tv_sec != s->ix_mtime.tv_sec ||
+		       st.st_mtim.tv_nsec != s->ix_mtime.tv_nsec);
+	free(path);
+	if (!changed)
+		return 0;
+	struct lm__gen *g = NULL;
+	if (gen_map(s->dir, &g, &st) < 0)
+		return 0; /* the new one is broken: keep answering from the old */
+	remember_index(s, &st);
+	adopt(s, atomic_load_explicit(&s->gen, memory_order_acquire), g);
+	lm__dbg(&ctx->log, "index of %s was rewritten: mapped the new one", s->dir);
+	return 1;
 }
 
 /* Loads the module of feature `feat` of source src's generation g. Lock held. */
@@ -854,8 +963,16 @@ LM_EXPORT int lm_get(struct lm_context *ctx, const char *kind, const char *name,
 			if (r == 0 || r == LM_E_CORRUPT)
 				r = find_in_source(ctx, i, kind, name, &g, &fi);
 		}
+		if (r == LM_E_NOTFOUND) {
+			/* Not provided here, unless the index was rewritten since. */
+			pthread_mutex_lock(&ctx->lock);
+			int fresh = refresh(ctx, i);
+			pthread_mutex_unlock(&ctx->lock);
+			if (fresh)
+				r = find_in_source(ctx, i, kind, name, &g, &fi);
+		}
 		if (r == LM_E_NOTFOUND)
-			continue; /* not provided here: the next source may */
+			continue; /* the next source may provide it */
 		if (r == 0) {
 			/* The fast path: a loaded feature, no lock, no system call. */
 			const struct lm__ifeat *f = lm__index_feat(&g->ix, fi);

@@ -14,6 +14,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
 
 #include "lazymod.h"
 
@@ -38,7 +40,9 @@ char *lm__path_join(const char *dir, const char *rel);
 char *lm__path_relative(const char *from, const char *to);
 /* Directory of the running executable, or NULL. Caller frees. */
 char *lm__exe_dir(void);
-/* Allocation wrappers: tests inject failures through LM__FAULT_ALLOC. */
+/* Allocation wrappers. Tests make the Nth allocation from now fail by
+ * setting lm__fault_alloc_after to N (-1: never). */
+extern int lm__fault_alloc_after;
 void *lm__malloc(size_t n);
 void *lm__calloc(size_t n, size_t m);
 void *lm__realloc(void *p, size_t n);
@@ -238,6 +242,10 @@ struct lm__source {
 	bool warned;
 	int err;      /* why there is no generation (LM_CTX_NO_FALLBACK) */
 	char *detail; /* owned */
+	/* The index file as mapped, to notice when it is rewritten. */
+	dev_t ix_dev;
+	ino_t ix_ino;
+	struct timespec ix_mtime;
 };
 struct lm_context {
 	_Atomic int refcount;

@@ -1,0 +1,308 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test-fault - what goes wrong around a running host: unsafe module files
+ * and directories, an index that points outside its directory, a package
+ * upgrade under a running host (with a fallback directory for it), an
+ * index rewritten while other processes read it, and allocations failing
+ * one by one.
+ */
+#include "testutil.h"
+
+#include "fixtures/fixture.h"
+#include "lazymod-private.h"
+
+static struct lm_context *open_dirs(const char *const *dirs, unsigned flags)
+{
+	struct lm_options o = {.dirs = dirs, .iface_major = 1, .iface_minor = 0,
+			       .flags = flags | LM_CTX_NO_ENV_PATH};
+	struct lm_context *ctx;
+	int r = lm_context_new(&o, &ctx);
+	if (r < 0)
+		FAIL("lm_context_new: %s: %s", lm_strerror(r), lm_errdetail(NULL));
+	return ctx;
+}
+
+static struct lm_context *open_ctx(const char *dir, unsigned flags)
+{
+	const char *dirs[] = {dir, NULL};
+	return open_dirs(dirs, flags);
+}
+
+static int get(struct lm_context *ctx, const char *kind, const char *name,
+	       const struct fixture_obj **o)
+{
+	const void *obj = NULL;
+	int r = lm_get(ctx, kind, name, &obj);
+	*o = obj;
+	return r;
+}
+
+/* Whether a mapping's path ends with suffix (a directory and a file). */
+static bool mapped_path(const char *suffix)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[4096];
+	bool found = false;
+	size_t n = strlen(suffix);
+	while (f && !found && fgets(line, sizeof line, f)) {
+		line[strcspn(line, "\n")] = 0;
+		size_t len = strlen(line);
+		found = len >= n && !strcmp(line + len - n, suffix);
+	}
+	if (f)
+		fclose(f);
+	return found;
+}
+
+static void ignore(void *d, int e, const char *m)
+{
+	(void)d, (void)e, (void)m;
+}
+
+/* Builds dir's index with the library's own indexer, as `lazymod index` does. */
+static void reindex(const char *dir, const char *out, const char *relative_to)
+{
+	struct lm__mset set = {0};
+	struct lm__buf img = {0};
+	CHECK_INT(lm__scan_dir(&set, dir, ignore, NULL), 0);
+	CHECK_INT(lm__index_build(&set, relative_to, ignore, NULL, &img), 0);
+	CHECK_INT(lm__index_write_file(out, img.p, img.len), 0);
+	free(img.p);
+	lm__mset_free(&set);
+}
+
+/* ---- trust ------------------------------------------------------------------ */
+
+TEST(module_writable_by_group_or_others)
+{
+	const char *dir = copy_fixture("basic");
+	const struct fixture_obj *o;
+	sh("chmod g+w '%s/beta.so'", dir);
+	struct lm_context *ctx = open_ctx(dir, 0);
+	CHECK_INT(get(ctx, "test", "beta", &o), LM_E_UNSAFE);
+	CHECK_CONTAINS(lm_errdetail(ctx), "beta.so is writable by its group");
+	CHECK(!mapped("beta.so"));
+	sh("chmod o+w '%s/dup_a.so'", dir);
+	CHECK_INT(get(ctx, "test", "dup", &o), LM_E_UNSAFE);
+	CHECK_CONTAINS(lm_errdetail(ctx), "dup_a.so is writable by others");
+	CHECK(!mapped("dup_a.so"));
+	/* A module depending on an unsafe one fails too, and says why. */
+	CHECK_INT(get(ctx, "test", "alpha", &o), LM_E_DEP);
+	CHECK_CONTAINS(lm_errdetail(ctx), "writable by its group");
+	lm_context_unref(ctx);
+	ctx = open_ctx(dir, LM_CTX_ALLOW_UNSAFE);
+	CHECK_INT(get(ctx, "test", "beta", &o), 0);
+	lm_context_unref(ctx);
+}
+
+TEST(directory_writable_by_others)
+{
+	const char *dir = copy_fixture("basic");
+	const struct fixture_obj *o;
+	sh("chmod o+w '%s'", dir);
+	struct lm_context *ctx = open_ctx(dir, 0);
+	CHECK_INT(get(ctx, "test", "beta", &o), LM_E_UNSAFE);
+	CHECK_CONTAINS(lm_errdetail(ctx), "is writable by others");
+	lm_context_unref(ctx);
+	ctx = open_ctx(dir, LM_CTX_ALLOW_UNSAFE);
+	CHECK_INT(get(ctx, "test", "beta", &o), 0);
+	lm_context_unref(ctx);
+}
+
+TEST(module_owned_by_another_user)
+{
+	if (geteuid() != 0) {
+		printf("skipped: changing a file's owner needs root\n");
+		return;
+	}
+	const char *dir = copy_fixture("basic");
+	const struct fixture_obj *o;
+	sh("chown 12345 '%s/beta.so'", dir);
+	struct lm_context *ctx = open_ctx(dir, 0);
+	CHECK_INT(get(ctx, "test", "beta", &o), LM_E_UNSAFE);
+	CHECK_CONTAINS(lm_errdetail(ctx), "belongs to uid 12345");
+	lm_context_unref(ctx);
+}
+
+TEST(index_pointing_outside_its_directory)
+{
+	const char *dir = copy_fixture("basic");
+	char elsewhere[8192], out[8192];
+	snprintf(elsewhere, sizeof elsewhere, "%s/elsewhere", scratch());
+	snprintf(out, sizeof out, "%s/lazymod.index", dir);
+	sh("mkdir -p '%s'", elsewhere);
+	/* Paths relative to another directory: "../basic/beta.so". */
+	reindex(dir, out, elsewhere);
+	struct lm_context *ctx = open_ctx(dir, LM_CTX_NO_FALLBACK);
+	const struct fixture_obj *o;
+	CHECK_INT(get(ctx, "test", "beta", &o), LM_E_UNSAFE);
+	CHECK_CONTAINS(lm_errdetail(ctx), "leaves the module directory");
+	CHECK(!mapped("beta.so"));
+	lm_context_unref(ctx);
+}
+
+/* ---- upgrades under a running host ----------------------------------------- */
+
+TEST(upgrade_under_a_running_host)
+{
+	char live[4096], old[4096], out[8192];
+	snprintf(live, sizeof live, "%s/live", scratch());
+	snprintf(old, sizeof old, "%s/old", scratch());
+	snprintf(out, sizeof out, "%s/lazymod.index", live);
+	sh("cp -a '%s' '%s' && cp -a '%s' '%s'", fixture("upgrade-v1"), live, fixture("upgrade-v1"),
+	   old);
+	/* The host searches the live directory, then the one packaging keeps
+	 * for running hosts. */
+	const char *dirs[] = {live, old, NULL};
+	struct lm_context *ctx = open_dirs(dirs, 0);
+	const struct fixture_obj *o;
+	CHECK_INT(get(ctx, "up", "keep", &o), 0);
+	CHECK(mapped_path("/live/up_keep.so"));
+
+	/* The package manager installs version 2 and reindexes. */
+	sh("rm -f '%s'/*.so && cp '%s'/*.so '%s'/", live, fixture("upgrade-v2"), live);
+	reindex(live, out, live);
+
+	/* Rebuilt compatibly: the new build loads. */
+	CHECK_INT(get(ctx, "up", "compat", &o), 0);
+	CHECK_STR(o->version, "2.0");
+	CHECK(mapped_path("/live/up_compat.so"));
+	/* Built for interface 2.0: refused before dlopen, the old one used. */
+	CHECK_INT(get(ctx, "up", "major", &o), 0);
+	CHECK_STR(o->version, "1.0");
+	CHECK(mapped_path("/old/up_major.so"));
+	CHECK(!mapped_path("/live/up_major.so"));
+	/* Removed: found in the old directory. */
+	CHECK_INT(get(ctx, "up", "gone", &o), 0);
+	CHECK(mapped_path("/old/up_gone.so"));
+	/* New in version 2: found through the rewritten index. */
+	CHECK_INT(get(ctx, "up", "new", &o), 0);
+	CHECK_STR(o->version, "2.0");
+	/* What was loaded before the upgrade stays loaded. */
+	CHECK_INT(get(ctx, "up", "keep", &o), 0);
+	lm_context_unref(ctx);
+
+	/* Without the old directory, the incompatible module is an error. */
+	const char *only[] = {live, NULL};
+	ctx = open_dirs(only, 0);
+	CHECK_INT(get(ctx, "up", "major", &o), LM_E_IFACE);
+	CHECK_CONTAINS(lm_errdetail(ctx), "built for interface 2.0");
+	CHECK(!mapped_path("/live/up_major.so"));
+	CHECK_INT(get(ctx, "up", "gone", &o), LM_E_NOTFOUND);
+	lm_context_unref(ctx);
+}
+
+/* ---- reindexing under load -------------------------------------------------- */
+
+TEST(reindex_under_load)
+{
+	const char *dir = copy_fixture("basic");
+	char out[8192], parked[8192];
+	snprintf(out, sizeof out, "%s/lazymod.index", dir);
+	snprintf(parked, sizeof parked, "%s/gamma.so.parked", scratch());
+	enum { READERS = 4, PER_READER = 250, REWRITES = 100 };
+	pid_t pids[READERS];
+	for (int i = 0; i < READERS; i++) {
+		pids[i] = fork();
+		if (pids[i] == 0) {
+			for (int k = 0; k < PER_READER; k++) {
+				struct lm_context *ctx = open_ctx(dir, LM_CTX_NO_FALLBACK);
+				struct lm_feature_info info;
+				/* beta is in every version of the index, gamma in half. */
+				int r = lm_feature_info(ctx, "test", "beta", &info);
+				if (r != 0)
+					FAIL("reader %d, round %d: beta: %s (%s)", i, k, lm_strerror(r),
+					     lm_errdetail(ctx));
+				r = lm_feature_info(ctx, "test", "gamma", &info);
+				if (r != 0 && r != LM_E_NOTFOUND)
+					FAIL("reader %d, round %d: gamma: %s (%s)", i, k,
+					     lm_strerror(r), lm_errdetail(ctx));
+				lm_context_unref(ctx);
+			}
+			_exit(0);
+		}
+	}
+	for (int w = 0; w < REWRITES; w++) {
+		if (w % 2)
+			sh("mv '%s' '%s/gamma.so'", parked, dir);
+		else
+			sh("mv '%s/gamma.so' '%s'", dir, parked);
+		reindex(dir, out, dir);
+	}
+	for (int i = 0; i < READERS; i++) {
+		int status;
+		waitpid(pids[i], &status, 0);
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			FAIL("reader %d saw a torn or missing index", i);
+	}
+}
+
+/* ---- out of memory at every allocation ------------------------------------ */
+
+/*
+ * Runs op with the Nth allocation failing, for N = 0, 1, ... until op
+ * succeeds: every failure must be LM_E_NOMEM and leave things so that the
+ * same op succeeds afterwards. Leaks show in the sanitizer build.
+ */
+static int oom_rounds(int (*op)(void *), void *data)
+{
+	for (int n = 0; n < 10000; n++) {
+		lm__fault_alloc_after = n;
+		int r = op(data);
+		bool hit = lm__fault_alloc_after < 0;
+		lm__fault_alloc_after = -1;
+		if (!hit) {
+			if (r != 0)
+				FAIL("without a failed allocation: %s (%s)", lm_strerror(r),
+				     lm__detail());
+			return n;
+		}
+		if (r != LM_E_NOMEM && r != 0)
+			FAIL("allocation %d failed, but the error is %s (%s)", n, lm_strerror(r),
+			     lm__detail());
+	}
+	FAIL("no end to allocations");
+}
+
+static int op_context(void *data)
+{
+	const char *dirs[] = {data, NULL};
+	struct lm_options o = {.dirs = dirs, .iface_major = 1, .flags = LM_CTX_NO_ENV_PATH};
+	struct lm_context *ctx = NULL;
+	int r = lm_context_new(&o, &ctx);
+	lm_context_unref(ctx);
+	return r;
+}
+
+static int op_load(void *data)
+{
+	const void *obj;
+	return lm_get(data, "test", "gamma", &obj);
+}
+
+static int op_probe(void *data)
+{
+	struct lm_probe_input in = {(const unsigned char *)"CODE?", 5, NULL, 0, 5, "x.xyz"};
+	struct lm_probe_result res;
+	return lm_probe(data, "fmt", &in, &res);
+}
+
+TEST(out_of_memory_everywhere)
+{
+	/* Context creation, over an index and over a directory without one. */
+	CHECK(oom_rounds(op_context, (void *)fixture("basic")) > 3);
+	const char *noindex = copy_fixture("basic");
+	sh("rm '%s/lazymod.index'", noindex);
+	CHECK(oom_rounds(op_context, (void *)noindex) > 20);
+	/* A lookup that loads a chain: each failure leaves the chain loadable. */
+	struct lm_context *ctx = open_ctx(fixture("basic"), 0);
+	CHECK(oom_rounds(op_load, ctx) > 0);
+	CHECK_INT(lm_module_loaded(ctx, "gamma"), 1);
+	lm_context_unref(ctx);
+	/* A probe that has to run a code probe. */
+	ctx = open_ctx(fixture("probe"), 0);
+	oom_rounds(op_probe, ctx);
+	lm_context_unref(ctx);
+}
+
+TEST_MAIN
