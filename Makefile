@@ -7,7 +7,7 @@ PREFIX ?= /usr/local
 MESON_OPTS ?=
 MODES = lazy builtin eager dlopen-all
 
-.PHONY: all deps check demo install sanitize modes clean
+.PHONY: all deps check demo install sanitize tsan valgrind modes clean
 
 all: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -39,6 +39,23 @@ sanitize: deps
 		meson test -C build-sanitize --print-errorlogs --num-processes 2
 	@sh scripts/summary.sh build-sanitize
 
+# The tests that race threads and processes, under ThreadSanitizer.
+tsan: deps
+	@test -f build-tsan/build.ninja || meson setup $(MESON_OPTS) build-tsan \
+		-Db_sanitize=thread -Db_lundef=false -Dbuildtype=debug
+	ninja -C build-tsan
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 meson test -C build-tsan \
+		--print-errorlogs --num-processes 2 --suite test-load --suite test-fault
+	@sh scripts/summary.sh build-tsan
+
+# The library's tests under Valgrind's memcheck.
+valgrind: all
+	@command -v valgrind >/dev/null || sh scripts/deps.sh --valgrind
+	meson test -C $(BUILD) --print-errorlogs --num-processes 2 --logbase valgrind \
+		--suite test-note --suite test-index --suite test-probe --suite test-load \
+		--suite test-builtin --suite test-fault \
+		--wrapper 'valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --quiet'
+
 # vdisk built in each of its four modes, each in build-<mode>/.
 modes: deps
 	@for m in $(MODES); do \
@@ -47,4 +64,4 @@ modes: deps
 	done
 
 clean:
-	rm -rf $(BUILD) build-sanitize $(addprefix build-,$(MODES))
+	rm -rf $(BUILD) build-sanitize build-tsan $(addprefix build-,$(MODES))

@@ -124,7 +124,7 @@ static int gen_from_set(struct lm_context *ctx, struct lm__mset *set, const char
 		return r;
 	}
 	struct lm__index ix;
-	char why[256];
+	char why[256] = "";
 	r = lm__index_open(&ix, img.p, img.len, why, sizeof why);
 	if (r < 0) { /* cannot happen: we just built it */
 		free(img.p);
@@ -182,7 +182,7 @@ static int gen_map(const char *dir, struct lm__gen **out, struct stat *id)
 		goto out;
 	}
 	struct lm__index ix;
-	char why[256];
+	char why[256] = "";
 	r = lm__index_open(&ix, map, len, why, sizeof why);
 	if (r < 0) {
 		munmap(map, len);
@@ -280,7 +280,7 @@ static int open_source(struct lm_context *ctx, struct lm__source *s)
 static int open_builtins(struct lm_context *ctx, struct lm__source *s)
 {
 	struct lm__mset set = {0};
-	char why[256];
+	char why[256] = "";
 	int r = lm__self_notes(&set, ctx->builtin_start, why, sizeof why);
 	if (r == LM_E_BADMODULE)
 		r = lm__fail(LM_E_BADMODULE, "built-in modules: %s", why);
@@ -671,7 +671,7 @@ static int open_module(struct lm_context *ctx, const struct step *s)
 	struct stat sb;
 	uint8_t id[64];
 	uint8_t idlen = 0;
-	char why[256];
+	char why[256] = "";
 	if (fd < 0 || fstat(fd, &sb) < 0) {
 		int e = errno;
 		r = lm__fail(e == ENOENT ? LM_E_NOTFOUND : LM_E_IO, "module %s (%s): %s%s%s", name,
@@ -692,7 +692,8 @@ static int open_module(struct lm_context *ctx, const struct step *s)
 	}
 	r = lm__elf_build_id(fd, id, &idlen, why, sizeof why);
 	if (r < 0) {
-		r = lm__fail(LM_E_STALE, "module %s (%s): %s", name, path, why);
+		r = r == LM_E_NOMEM ? lm__fail(r, "out of memory")
+				    : lm__fail(LM_E_STALE, "module %s (%s): %s", name, path, why);
 		goto out;
 	}
 	if (idlen != rec->build_id_len || memcmp(id, rec->build_id, idlen) != 0) {

@@ -15,9 +15,11 @@ qemu-img:qemu-utils
 /usr/include/zlib.h:zlib1g-dev
 /usr/include/zstd.h:libzstd-dev
 "
-[ "${1:-}" = "--sanitize" ] && needs="$needs
-clang:clang
-"
+case "${1:-}" in
+--valgrind) needs="$needs
+valgrind:valgrind
+" ;;
+esac
 
 missing=""
 for pair in $needs; do

@@ -1,21 +1,23 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # Prints "N passed, N failed" from the test logs of one or more Meson build
-# directories, and fails when any test failed or a log is missing.
+# directories (every run logged there), and fails when any test failed or a
+# directory has no log.
 set -eu
 [ $# -gt 0 ] || set -- build
 python3 - "$@" <<'PY'
-import json, os, sys
+import glob, json, os, sys
 counts, missing = {}, []
 for d in sys.argv[1:]:
-    log = os.path.join(d, "meson-logs", "testlog.json")
-    if not os.path.exists(log):
+    # testlog.json, and testlog-<base>.json of runs with --logbase.
+    logs = glob.glob(os.path.join(d, "meson-logs", "testlog*.json"))
+    if not logs:
         missing.append(d)
-        continue
-    for line in open(log):
-        if line.strip():
-            r = json.loads(line)["result"]
-            counts[r] = counts.get(r, 0) + 1
+    for log in logs:
+        for line in open(log):
+            if line.strip():
+                r = json.loads(line)["result"]
+                counts[r] = counts.get(r, 0) + 1
 passed = counts.get("OK", 0) + counts.get("EXPECTEDFAIL", 0)
 skipped = counts.get("SKIP", 0)
 failed = sum(counts.values()) - passed - skipped + len(missing)

@@ -69,9 +69,13 @@ extern const struct test_case *const __stop_test_cases[];
 			FAIL("%s == \"%s\" does not contain \"%s\"", #hay, h_ ? h_ : "(null)", n_); \
 	} while (0)
 
+/* The test program, for cases that run it again as a child. */
+static const char *test_exe;
+
 static inline int test_main(int argc, char **argv)
 {
 	const struct test_case *const *t;
+	test_exe = argv[0];
 	if (argc == 2 && !strcmp(argv[1], "--list")) {
 		for (t = __start_test_cases; t < __stop_test_cases; t++)
 			puts((*t)->name);

@@ -309,7 +309,7 @@ static void run_child(const char *name, const char *libdir, const char *moddir)
 	if (pid == 0) {
 		setenv("LD_LIBRARY_PATH", libdir, 1);
 		setenv("NEEDLIB_DIR", moddir, 1);
-		execl("/proc/self/exe", "test-load", name, (char *)NULL);
+		execl(test_exe, test_exe, name, (char *)NULL);
 		_exit(127);
 	}
 	int status;

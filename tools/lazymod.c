@@ -351,7 +351,7 @@ static int map_index(const char *arg, struct mapped *m, struct lm__index *ix)
 		m->p = NULL;
 		return -1;
 	}
-	char why[256];
+	char why[256] = "";
 	int r = lm__index_open(ix, m->p, m->len, why, sizeof why);
 	if (r < 0) {
 		err("%s: %s: %s", m->path, lm_strerror(r), why);
@@ -540,7 +540,7 @@ static int check_one(const char *arg)
 		return 1;
 	}
 	int problems = 0;
-	char why[256];
+	char why[256] = "";
 	if (lm__index_verify(&ix, why, sizeof why) < 0) {
 		printf("%s: damaged: %s\n", m.path, why);
 		unmap_index(&m);
