@@ -7,7 +7,7 @@ PREFIX ?= /usr/local
 MESON_OPTS ?=
 MODES = lazy builtin eager dlopen-all
 
-.PHONY: all deps check demo install sanitize tsan valgrind modes clean
+.PHONY: all deps check demo install sanitize tsan valgrind modes clean fuzz
 
 all: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -56,12 +56,23 @@ valgrind: all
 		--suite test-builtin --suite test-fault \
 		--wrapper 'valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --quiet'
 
-# vdisk built in each of its four modes, each in build-<mode>/.
+# vdisk built in each of its four modes, each in build-<mode>/ with the same
+# layout (build-<mode>/bin/vdisk), and vdisk's tests run in each.
 modes: deps
 	@for m in $(MODES); do \
-		test -f build-$$m/build.ninja || meson setup -Dmodules=$$m build-$$m || exit 1; \
+		test -f build-$$m/build.ninja || meson setup $(MESON_OPTS) -Dmodules=$$m build-$$m || exit 1; \
 		ninja -C build-$$m || exit 1; \
 	done
+	@status=0; for m in $(MODES); do \
+		echo "== vdisk tests, mode $$m"; \
+		meson test -C build-$$m --suite vdisk --print-errorlogs --num-processes 2 || status=1; \
+	done; sh scripts/summary.sh $(addprefix build-,$(MODES)) && exit $$status
+
+# libFuzzer targets (fuzz/): built with clang from the sources, each run for
+# FUZZ_SECONDS (default 60) on a scratch copy of its corpus; fails on a crash.
+fuzz:
+	@sh fuzz/deps.sh
+	$(MAKE) -C fuzz run
 
 clean:
 	rm -rf $(BUILD) build-sanitize build-tsan $(addprefix build-,$(MODES))

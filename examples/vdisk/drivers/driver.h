@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * driver.h - small helpers every vdisk driver uses: unaligned loads of
+ * little- and big-endian integers from on-disk structures, overflow-checked
+ * arithmetic, and filling a struct vdisk_err.
+ */
+#ifndef VDISK_DRIVER_H
+#define VDISK_DRIVER_H
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../vdisk.h"
+
+static inline uint16_t ld_le16(const void *p)
+{
+	const unsigned char *b = p;
+	return (uint16_t)(b[0] | b[1] << 8);
+}
+static inline uint32_t ld_le32(const void *p)
+{
+	const unsigned char *b = p;
+	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+static inline uint64_t ld_le64(const void *p)
+{
+	return ld_le32(p) | (uint64_t)ld_le32((const unsigned char *)p + 4) << 32;
+}
+static inline uint16_t ld_be16(const void *p)
+{
+	const unsigned char *b = p;
+	return (uint16_t)(b[0] << 8 | b[1]);
+}
+static inline uint32_t ld_be32(const void *p)
+{
+	const unsigned char *b = p;
+	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | (uint32_t)b[3];
+}
+static inline uint64_t ld_be64(const void *p)
+{
+	return (uint64_t)ld_be32(p) << 32 | ld_be32((const unsigned char *)p + 4);
+}
+
+/* a + b into *r; returns 0, or -1 when it would overflow. */
+static inline int add_u64(uint64_t a, uint64_t b, uint64_t *r)
+{
+	return __builtin_add_overflow(a, b, r) ? -1 : 0;
+}
+static inline int mul_u64(uint64_t a, uint64_t b, uint64_t *r)
+{
+	return __builtin_mul_overflow(a, b, r) ? -1 : 0;
+}
+
+/* Fills err with a message and returns `code` (a negative errno value). */
+__attribute__((format(printf, 3, 4))) static inline int vdisk_fail(struct vdisk_err *err, int code,
+								     const char *fmt, ...)
+{
+	if (err) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+		va_end(ap);
+	}
+	return code;
+}
+
+#endif /* VDISK_DRIVER_H */

@@ -1,0 +1,559 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * image.c - vdisk's image layer: the lazymod context, the built-in "file"
+ * protocol, probing, opening images and their backing chains, and the
+ * service table every driver gets through lm_options.host.
+ *
+ * Nothing here trusts a driver more than it must: the objects modules
+ * register are checked before use, the info they fill is re-terminated,
+ * and reads of backing images are checked against their size.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "image.h"
+
+#ifndef VDISK_MODE
+#define VDISK_MODE "lazy"
+#endif
+
+struct lm_context *vdisk_ctx;
+bool host_follow_backing = true;
+
+/* Local sources currently open, so that convert never overwrites one. */
+static struct source *open_sources;
+
+/*
+ * The local files whose format driver is opening them right now, innermost
+ * first. Drivers open backing files from their open(), so this is the
+ * chain from the user's image down to the one being opened: meeting a
+ * file again means the chain loops.
+ */
+struct frame {
+	bool local;
+	dev_t dev;
+	ino_t ino;
+	struct frame *up;
+};
+static struct frame *opening;
+
+__attribute__((format(printf, 3, 4))) static int fail(struct vdisk_err *err, int code,
+						      const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+/* Prefixes err with "label: " (a backing file's path); NULL leaves it alone. */
+static void relabel(struct vdisk_err *err, const char *label)
+{
+	char msg[2 * VDISK_ERRLEN + 8];
+	if (!label)
+		return;
+	snprintf(msg, sizeof msg, "%.*s: %s", VDISK_ERRLEN, label, err->msg);
+	/* Cut at VDISK_ERRLEN: a long chain of labels may cost the cause its end. */
+	size_t n = strnlen(msg, sizeof err->msg - 1);
+	memcpy(err->msg, msg, n);
+	err->msg[n] = 0;
+}
+
+/* A negative errno value for a lazymod error, for drivers' return values. */
+static int lm_errno(int r)
+{
+	switch (r) {
+	case LM_E_NOTFOUND:
+	case LM_E_NEEDLIB:
+		return -ENOENT;
+	case LM_E_NOMEM:
+		return -ENOMEM;
+	case LM_E_INVAL:
+		return -EINVAL;
+	default:
+		return -EIO;
+	}
+}
+
+/* ---- the built-in "file" protocol ------------------------------------------ */
+
+static int file_pread(struct vdisk_source *src, void *buf, size_t len, uint64_t off)
+{
+	struct source *s = (struct source *)((char *)src - offsetof(struct source, file));
+	if (off > src->size || len > src->size - off)
+		return -EIO;
+	while (len) {
+		ssize_t n = pread(s->fd, buf, len, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) /* 0: the file shrank under us */
+			return n < 0 ? -errno : -EIO;
+		buf = (char *)buf + n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+static int open_local(struct source *s, const char *path, struct vdisk_err *err)
+{
+	struct stat st;
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below. */
+	s->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (s->fd < 0 || fstat(s->fd, &st) < 0)
+		return fail(err, -errno, "%s", strerror(errno));
+	if (S_ISREG(st.st_mode)) {
+		s->file.size = (uint64_t)st.st_size;
+		s->allocated = (uint64_t)st.st_blocks * 512;
+	} else if (S_ISBLK(st.st_mode)) {
+		off_t end = lseek(s->fd, 0, SEEK_END);
+		if (end < 0)
+			return fail(err, -errno, "%s", strerror(errno));
+		s->file.size = (uint64_t)end;
+		s->allocated = UINT64_MAX;
+	} else if (S_ISDIR(st.st_mode)) {
+		return fail(err, -EISDIR, "%s", strerror(EISDIR));
+	} else {
+		return fail(err, -EINVAL, "not a regular file or block device");
+	}
+	s->local = true;
+	s->dev = st.st_dev;
+	s->ino = st.st_ino;
+	s->file.pread = file_pread;
+	s->file.name = s->name;
+	s->src = &s->file;
+	return 0;
+}
+
+/* ---- protocol modules ----------------------------------------------------- */
+
+/* Length of the scheme of "scheme://...", or 0 for a plain path. */
+static size_t scheme_len(const char *name)
+{
+	size_t n = 0;
+	/* RFC 3986: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ); no locale. */
+	if (!((name[0] | 0x20) >= 'a' && (name[0] | 0x20) <= 'z'))
+		return 0;
+	while (((name[n] | 0x20) >= 'a' && (name[n] | 0x20) <= 'z') ||
+	       (name[n] >= '0' && name[n] <= '9') || (name[n] && strchr("+-.", name[n])))
+		n++;
+	return strncmp(name + n, "://", 3) ? 0 : n;
+}
+
+static int open_remote(struct source *s, size_t slen, struct vdisk_err *err)
+{
+	static const char *const no_options[] = {NULL};
+	struct lm_probe_input in = {.size = UINT64_MAX, .name = s->name};
+	struct lm_probe_result res;
+	const void *obj;
+	int r = lm_probe(vdisk_ctx, VDISK_KIND_PROTOCOL, &in, &res);
+	if (r == LM_E_NOMATCH)
+		return fail(err, -EPROTONOSUPPORT, "no protocol module handles %.*s://", (int)slen,
+			    s->name);
+	if (r == 0)
+		r = lm_get(vdisk_ctx, VDISK_KIND_PROTOCOL, res.name, &obj);
+	if (r < 0)
+		return fail(err, lm_errno(r), "protocol %.*s: %s (%s)", (int)slen, s->name,
+			    lm_strerror(r), lm_errdetail(vdisk_ctx));
+	const struct vdisk_protocol *p = obj;
+	if (!p || p->abi != VDISK_PROTOCOL_ABI || !p->open || !p->close)
+		return fail(err, -EINVAL, "protocol module %s registers no valid protocol",
+			    res.module);
+	struct vdisk_source *src = NULL;
+	err->msg[0] = 0;
+	r = p->open(s->name, no_options, &src, err);
+	if (r < 0) {
+		if (!err->msg[0])
+			fail(err, r, "%s", strerror(-r));
+		return r;
+	}
+	if (!src || !src->pread) {
+		if (src)
+			p->close(src);
+		return fail(err, -EINVAL, "protocol %s opened no readable source", res.name);
+	}
+	s->proto = p;
+	s->src = src;
+	s->allocated = UINT64_MAX;
+	return 0;
+}
+
+/* ---- sources ---------------------------------------------------------------- */
+
+int source_open(const char *name, struct source **out, struct vdisk_err *err)
+{
+	struct source *s = calloc(1, sizeof *s);
+	if (!s || !(s->name = strdup(name))) {
+		free(s);
+		return fail(err, -ENOMEM, "out of memory");
+	}
+	s->fd = -1;
+	size_t slen = scheme_len(name);
+	int r;
+	if (slen == 4 && !strncmp(name, "file", 4))
+		r = open_local(s, name + 7, err); /* file:///a/b is /a/b */
+	else if (slen)
+		r = open_remote(s, slen, err);
+	else
+		r = open_local(s, name, err);
+	if (r < 0) {
+		s->src = NULL; /* nothing for source_close to hand back to a protocol */
+		source_close(s);
+		return r;
+	}
+	s->next = open_sources;
+	open_sources = s;
+	*out = s;
+	return 0;
+}
+
+void source_close(struct source *s)
+{
+	if (!s)
+		return;
+	for (struct source **p = &open_sources; *p; p = &(*p)->next)
+		if (*p == s) {
+			*p = s->next;
+			break;
+		}
+	if (s->proto && s->src)
+		s->proto->close(s->src);
+	if (s->fd >= 0)
+		close(s->fd);
+	free(s->name);
+	free(s);
+}
+
+bool source_in_use(dev_t dev, ino_t ino)
+{
+	for (struct source *s = open_sources; s; s = s->next)
+		if (s->local && s->dev == dev && s->ino == ino)
+			return true;
+	return false;
+}
+
+int source_probe(struct source *s, struct lm_probe_result *res, struct vdisk_err *err)
+{
+	uint64_t size = s->src->size;
+	size_t n = size < VDISK_PROBE_BYTES ? (size_t)size : VDISK_PROBE_BYTES;
+	unsigned char *buf = malloc(2 * (size_t)VDISK_PROBE_BYTES);
+	if (!buf)
+		return fail(err, -ENOMEM, "out of memory");
+	unsigned char *head = buf, *tail = buf + VDISK_PROBE_BYTES;
+	int r = n ? s->src->pread(s->src, head, n, 0) : 0;
+	if (r == 0 && n)
+		r = s->src->pread(s->src, tail, n, size - n);
+	if (r < 0) {
+		free(buf);
+		return fail(err, r, "cannot read it to find its format: %s", strerror(-r));
+	}
+	struct lm_probe_input in = {head, n, tail, n, size, s->name};
+	r = lm_probe(vdisk_ctx, VDISK_KIND_FORMAT, &in, res);
+	free(buf);
+	if (r == LM_E_NOMATCH)
+		return fail(err, -ENOENT, "unknown format (no format module recognises it)");
+	if (r < 0)
+		return fail(err, lm_errno(r), "cannot find its format: %s (%s)", lm_strerror(r),
+			    lm_errdetail(vdisk_ctx));
+	return 0;
+}
+
+/* ---- images ------------------------------------------------------------------- */
+
+/* Re-terminates the strings a driver filled and clamps its counts. */
+static void sanitize_info(struct vdisk_info *i)
+{
+	i->backing_file[sizeof i->backing_file - 1] = 0;
+	i->backing_format[sizeof i->backing_format - 1] = 0;
+	i->compression[sizeof i->compression - 1] = 0;
+	if (i->n_specific > VDISK_MAX_KV)
+		i->n_specific = VDISK_MAX_KV;
+	for (unsigned k = 0; k < i->n_specific; k++) {
+		struct vdisk_kv *kv = &i->specific[k];
+		kv->key[sizeof kv->key - 1] = 0;
+		kv->value[sizeof kv->value - 1] = 0;
+		kv->is_number = !!kv->is_number;
+	}
+}
+
+static int get_format(const char *name, const struct vdisk_format **out, struct vdisk_err *err)
+{
+	const void *obj;
+	int r = lm_get(vdisk_ctx, VDISK_KIND_FORMAT, name, &obj);
+	if (r == LM_E_NOTFOUND)
+		return fail(err, -ENOENT, "unknown format %s (%s)", name, lm_errdetail(vdisk_ctx));
+	if (r < 0)
+		return fail(err, lm_errno(r), "format %s: %s (%s)", name, lm_strerror(r),
+			    lm_errdetail(vdisk_ctx));
+	const struct vdisk_format *f = obj;
+	if (!f || f->abi != VDISK_FORMAT_ABI || !f->open || !f->read || !f->status || !f->info ||
+	    !f->close)
+		return fail(err, -EINVAL, "the module of format %s registers no valid driver",
+			    name);
+	*out = f;
+	return 0;
+}
+
+/* label: NULL for the user's image, else the path to name in messages. */
+static int open_image(const char *name, const char *format, unsigned depth, const char *label,
+		      struct vdisk_image **out, struct vdisk_err *err)
+{
+	struct vdisk_image *img = NULL;
+	int r;
+
+	if (depth >= VDISK_MAX_CHAIN) {
+		r = fail(err, -ELOOP, "backing chain longer than %d images", VDISK_MAX_CHAIN);
+		goto out;
+	}
+	img = calloc(1, sizeof *img);
+	if (!img) {
+		r = fail(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	r = source_open(name, &img->source, err);
+	if (r < 0)
+		goto out;
+	struct source *s = img->source;
+	for (struct frame *f = opening; s->local && f; f = f->up)
+		if (f->local && f->dev == s->dev && f->ino == s->ino) {
+			r = fail(err, -ELOOP, "the backing chain loops back to this file");
+			goto out;
+		}
+	if (!format || !*format) {
+		r = source_probe(s, &img->probe, err);
+		if (r < 0)
+			goto out;
+		format = img->probe.name;
+	}
+	if (strlen(format) >= sizeof img->format) {
+		r = fail(err, -EINVAL, "format name %.80s... too long", format);
+		goto out;
+	}
+	snprintf(img->format, sizeof img->format, "%s", format);
+	r = get_format(img->format, &img->fmt, err);
+	if (r < 0)
+		goto out;
+
+	struct frame me = {s->local, s->dev, s->ino, opening};
+	opening = &me;
+	err->msg[0] = 0;
+	r = img->fmt->open(s->src, depth, &img->state, err);
+	opening = me.up;
+	if (r < 0) {
+		if (!err->msg[0])
+			fail(err, r, "%s", strerror(-r));
+		img->fmt = NULL; /* a driver cleans up after its own failed open */
+		goto out;
+	}
+	img->fmt->info(img->state, &img->info);
+	sanitize_info(&img->info);
+	*out = img;
+	return 0;
+out:
+	image_close(img);
+	relabel(err, label);
+	return r < 0 ? r : -EIO;
+}
+
+int image_open(const char *name, const char *format, unsigned depth, struct vdisk_image **out,
+	       struct vdisk_err *err)
+{
+	return open_image(name, format, depth, NULL, out, err);
+}
+
+void image_close(struct vdisk_image *img)
+{
+	if (!img)
+		return;
+	if (img->fmt)
+		img->fmt->close(img->state);
+	source_close(img->source);
+	free(img->name);
+	free(img);
+}
+
+int resolve_backing(const char *base, const char *backing, char *out, size_t len)
+{
+	size_t dir = 0;
+	/* Absolute paths and URIs stand alone. */
+	if (backing[0] != '/' && !scheme_len(backing)) {
+		size_t slen = scheme_len(base);
+		const char *from = slen ? base + slen + 3 : base;
+		const char *slash = strrchr(from, '/');
+		if (slash)
+			dir = (size_t)(slash - base) + 1;
+		else if (slen)
+			dir = strlen(base); /* "proto://host": its root */
+	}
+	int n = snprintf(out, len, "%.*s%s%s", (int)dir, base,
+			 dir && base[dir - 1] != '/' ? "/" : "", backing);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* ---- the service table -------------------------------------------------------- */
+
+static int svc_codec(const char *name, const struct vdisk_codec **codec, struct vdisk_err *err)
+{
+	const void *obj;
+	if (!name || !codec || !err)
+		return err ? fail(err, -EINVAL, "codec lookup without a name") : -EINVAL;
+	int r = lm_get(vdisk_ctx, VDISK_KIND_CODEC, name, &obj);
+	if (r < 0)
+		return fail(err, lm_errno(r), "codec %.64s: %s (%s)", name, lm_strerror(r),
+			    lm_errdetail(vdisk_ctx));
+	const struct vdisk_codec *c = obj;
+	if (!c || c->abi != VDISK_CODEC_ABI || !c->decompress)
+		return fail(err, -EINVAL, "the module of codec %.64s registers no valid codec",
+			    name);
+	*codec = c;
+	return 0;
+}
+
+static int svc_open_backing(const char *base, const char *backing, const char *format,
+			    unsigned depth, struct vdisk_image **image, struct vdisk_err *err)
+{
+	char path[PATH_MAX];
+	if (!err || !image)
+		return -EINVAL;
+	if (!base || !backing || !*backing)
+		return fail(err, -EINVAL, "no backing file name");
+	if (resolve_backing(base, backing, path, sizeof path) < 0)
+		return fail(err, -ENAMETOOLONG, "backing file name %.80s...: too long", backing);
+	if (!host_follow_backing) {
+		struct vdisk_image *img = calloc(1, sizeof *img);
+		if (!img || !(img->name = strdup(path))) {
+			free(img);
+			return fail(err, -ENOMEM, "out of memory");
+		}
+		*image = img;
+		return 0;
+	}
+	return open_image(path, format, depth, path, image, err);
+}
+
+static int svc_image_read(struct vdisk_image *img, void *buf, size_t len, uint64_t off,
+			  struct vdisk_err *err)
+{
+	if (!img || !err)
+		return err ? fail(err, -EINVAL, "read of no image") : -EINVAL;
+	if (!img->fmt)
+		return fail(err, -EIO, "%s: backing file not opened", img->name);
+	uint64_t size = img->info.virtual_size;
+	if (off > size || len > size - off)
+		return fail(err, -EIO, "%s: read of %zu bytes at %llu past its end (%llu bytes)",
+			    img->source->name, len, (unsigned long long)off,
+			    (unsigned long long)size);
+	err->msg[0] = 0;
+	int r = img->fmt->read(img->state, buf, len, off, err);
+	if (r < 0) {
+		if (!err->msg[0])
+			fail(err, r, "%s", strerror(-r));
+		relabel(err, img->source->name);
+	}
+	return r;
+}
+
+static uint64_t svc_image_size(struct vdisk_image *img)
+{
+	return img && img->fmt ? img->info.virtual_size : 0;
+}
+
+static const struct vdisk_services services = {
+	.version = VDISK_IFACE_MINOR,
+	.size = sizeof(struct vdisk_services),
+	.codec = svc_codec,
+	.open_backing = svc_open_backing,
+	.image_read = svc_image_read,
+	.image_size = svc_image_size,
+	.image_close = image_close,
+};
+
+/* ---- the context ---------------------------------------------------------------- */
+
+struct feature_list {
+	char **v; /* kind, name, kind, name, ... */
+	size_t n, cap;
+};
+
+static int collect(void *data, const struct lm_feature_info *f)
+{
+	struct feature_list *l = data;
+	if (l->n + 2 > l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 32;
+		char **v = realloc(l->v, cap * sizeof *v);
+		if (!v)
+			return 1;
+		l->v = v;
+		l->cap = cap;
+	}
+	if (!(l->v[l->n] = strdup(f->kind)))
+		return 1;
+	if (!(l->v[l->n + 1] = strdup(f->name))) {
+		free(l->v[l->n]);
+		return 1;
+	}
+	l->n += 2;
+	return 0;
+}
+
+/*
+ * Modes "eager" and "dlopen-all": every feature, so every module's init,
+ * before the command runs. A module that fails is reported and left out;
+ * a command that needs it then fails with the same cause.
+ */
+static void load_everything(void)
+{
+	struct feature_list l = {0};
+	/* collect() returns 1 when out of memory: lazymod's errors are negative. */
+	int r = lm_list(vdisk_ctx, NULL, collect, &l);
+	if (r)
+		fprintf(stderr, "vdisk: warning: cannot list the modules: %s\n",
+			r > 0 ? strerror(ENOMEM) : lm_errdetail(vdisk_ctx));
+	for (size_t i = 0; i < l.n; i += 2) {
+		const void *obj;
+		r = lm_get(vdisk_ctx, l.v[i], l.v[i + 1], &obj);
+		if (r < 0)
+			fprintf(stderr, "vdisk: warning: %s %s: %s (%s)\n", l.v[i], l.v[i + 1],
+				lm_strerror(r), lm_errdetail(vdisk_ctx));
+		free(l.v[i]);
+		free(l.v[i + 1]);
+	}
+	free(l.v);
+}
+
+int host_start(struct vdisk_err *err)
+{
+	/*
+	 * The built tree and the installed one share this layout. In modes
+	 * builtin and eager the drivers are in the executable and lazymod finds
+	 * them first; the directory may still hold add-on modules.
+	 */
+	static const char *const dirs[] = {"$ORIGIN/../lib/vdisk", NULL};
+	struct lm_options o = {
+		.dirs = dirs,
+		.iface_major = VDISK_IFACE_MAJOR,
+		.iface_minor = VDISK_IFACE_MINOR,
+		.host = &services,
+	};
+	int r = lm_context_new(&o, &vdisk_ctx);
+	if (r < 0)
+		return fail(err, lm_errno(r), "cannot set up the modules: %s (%s)", lm_strerror(r),
+			    lm_errdetail(NULL));
+	if (!strcmp(VDISK_MODE, "eager") || !strcmp(VDISK_MODE, "dlopen-all"))
+		load_everything();
+	return 0;
+}
+
+void host_stop(void)
+{
+	vdisk_ctx = lm_context_unref(vdisk_ctx);
+}
