@@ -80,6 +80,11 @@ enum lm_context_flags {
 	 * or owned by another user than root or the process's (refused by
 	 * default with LM_E_UNSAFE). */
 	LM_CTX_ALLOW_UNSAFE = 1u << 2,
+	/* Strict mode: load only modules whose SHA-256 the index records
+	 * (`lazymod index --sha256`) and whose file still has it; refuse the
+	 * others with LM_E_UNSAFE. Implies LM_CTX_NO_FALLBACK, since notes read
+	 * from a directory carry no digest. */
+	LM_CTX_STRICT = 1u << 3,
 };
 
 struct lm_options {

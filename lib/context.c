@@ -313,6 +313,8 @@ LM_EXPORT int lm__context_new(const struct lm_options *opts, struct lm_context *
 	ctx->iface_minor = opts->iface_minor;
 	ctx->host = opts->host;
 	ctx->flags = opts->flags;
+	if (ctx->flags & LM_CTX_STRICT)
+		ctx->flags |= LM_CTX_NO_FALLBACK;
 	ctx->builtin_start = builtin_start;
 	ctx->builtin_stop = builtin_stop;
 	pthread_mutexattr_t attr;
@@ -699,6 +701,24 @@ static int open_module(struct lm_context *ctx, const struct step *s)
 	if (idlen != rec->build_id_len || memcmp(id, rec->build_id, idlen) != 0) {
 		r = lm__fail(LM_E_STALE, "module %s (%s): build-id differs from the indexed one", name,
 			     path);
+		goto out;
+	}
+	if (rec->flags & LM__IMOD_SHA256) {
+		uint8_t sha[32];
+		r = lm__sha256_fd(fd, (uint64_t)sb.st_size, sha, why, sizeof why);
+		if (r < 0) {
+			r = lm__fail(r, "module %s (%s): %s", name, path, why);
+			goto out;
+		}
+		if (memcmp(sha, rec->sha256, sizeof sha) != 0) {
+			/* Same size and build-id, other bytes: not a rebuild. */
+			r = lm__fail(ctx->flags & LM_CTX_STRICT ? LM_E_UNSAFE : LM_E_STALE,
+				     "module %s (%s): SHA-256 differs from the indexed one", name, path);
+			goto out;
+		}
+	} else if (ctx->flags & LM_CTX_STRICT) {
+		r = lm__fail(LM_E_UNSAFE, "module %s (%s): strict mode, and the index records no SHA-256",
+			     name, path);
 		goto out;
 	}
 	/*

@@ -33,7 +33,7 @@
 #include "lazymod-private.h"
 
 _Static_assert(sizeof(struct lm__ihdr) == 104, "index header layout");
-_Static_assert(sizeof(struct lm__imod) == 136, "index module layout");
+_Static_assert(sizeof(struct lm__imod) == 168, "index module layout");
 _Static_assert(sizeof(struct lm__irule) == 32, "index rule layout");
 
 #define EMPTY UINT32_MAX
@@ -624,6 +624,10 @@ int lm__index_build(struct lm__mset *set, const char *index_dir, lm__report_fn r
 		m->size = mm->size;
 		m->build_id_len = mm->build_id_len;
 		memcpy(m->build_id, mm->build_id, mm->build_id_len);
+		if (mm->has_sha256) {
+			m->flags |= LM__IMOD_SHA256;
+			memcpy(m->sha256, mm->sha256, sizeof m->sha256);
+		}
 		const struct lm__mitem *lists[2] = {set->deps, set->targets};
 		size_t counts[2] = {set->ndeps, set->ntargets};
 		uint32_t *firsts[2] = {&m->deps_first, &m->targets_first};

@@ -86,7 +86,9 @@ struct lm__mmod {
 	uint64_t size;
 	uint8_t build_id[64];
 	uint8_t build_id_len;
-	uint32_t order; /* position in the set, for stable sorting */
+	bool has_sha256;
+	uint8_t sha256[32]; /* strict mode: the whole file's digest */
+	uint32_t order;     /* position in the set, for stable sorting */
 };
 struct lm__mitem { /* a feature, dependency, target or code probe */
 	uint32_t mod;
@@ -109,6 +111,7 @@ struct lm__mset {
 	size_t nrules, caprules;
 	void **bufs; /* owned note buffers */
 	size_t nbufs, capbufs;
+	bool want_sha256; /* lm__elf_read records each file's SHA-256 */
 };
 void lm__mset_free(struct lm__mset *set);
 /* Parses the notes in [notes, notes+len) (a PT_NOTE segment's bytes). New
@@ -130,6 +133,10 @@ int lm__self_notes(struct lm__mset *set, const void *addr, char *why, size_t why
 /* Reads every module file of dir (sorted by name) into set. */
 typedef void (*lm__report_fn)(void *data, int err, const char *msg);
 int lm__scan_dir(struct lm__mset *set, const char *dir, lm__report_fn report, void *data);
+
+/* ---- sha256.c ------------------------------------------------------------ */
+/* SHA-256 of the file on fd (size bytes), through libcrypto opened on first use. */
+int lm__sha256_fd(int fd, uint64_t size, uint8_t out[32], char *why, size_t whylen);
 
 /* ---- index.c -------------------------------------------------------------- */
 #define LM__INDEX_MAGIC "LMINDEX\0"
@@ -163,11 +170,13 @@ struct lm__imod {
 	uint32_t build_id_len;
 	uint8_t build_id[64];
 	uint64_t size;
+	uint8_t sha256[32]; /* when LM__IMOD_SHA256 */
 	uint32_t crc;
 	uint32_t pad;
 };
 #define LM__IMOD_BUILTIN 1u
 #define LM__IMOD_IFACE 2u
+#define LM__IMOD_SHA256 4u
 struct lm__ifeat {
 	uint32_t kind, name, mod, flags, crc;
 };

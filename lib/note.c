@@ -382,6 +382,15 @@ int lm__elf_read(struct lm__mset *set, int fd, const char *path, int *found, cha
 	int r = for_each_note_segment(fd, (uint64_t)st.st_size, read_segment, &rc, why, whylen);
 	if (r == 0)
 		r = check_modules(set, rc.first, why, whylen);
+	uint8_t sha[32] = {0};
+	bool has_sha = false;
+	if (r == 0 && set->want_sha256 && set->nmods > rc.first) {
+		char swhy[256] = "";
+		r = lm__sha256_fd(fd, (uint64_t)st.st_size, sha, swhy, sizeof swhy);
+		if (r < 0)
+			lm__fail(r, "%s: %s", path, swhy);
+		has_sha = r == 0;
+	}
 	if (r < 0) {
 		/* Drop what this file added: it is all or nothing. */
 		for (size_t i = rc.first; i < set->nmods; i++)
@@ -404,6 +413,8 @@ int lm__elf_read(struct lm__mset *set, int fd, const char *path, int *found, cha
 		memcpy(set->mods[i].build_id, rc.id, rc.idlen);
 		set->mods[i].build_id_len = rc.idlen;
 		set->mods[i].size = (uint64_t)st.st_size;
+		set->mods[i].has_sha256 = has_sha;
+		memcpy(set->mods[i].sha256, sha, sizeof sha);
 	}
 	*found = set->nmods > rc.first;
 	return 0;
@@ -531,7 +542,7 @@ int lm__scan_dir(struct lm__mset *set, const char *dir, lm__report_fn report, vo
 			e = 0; /* a directory named *.so: not ours */
 		} else if ((e = lm__elf_read(set, fd, path, &found, why, sizeof why)) < 0) {
 			snprintf(msg, sizeof msg, "%s: %s", path,
-				 e == LM_E_BADMODULE ? why : lm_strerror(e));
+				 e == LM_E_BADMODULE ? why : lm__detail());
 		}
 		if (fd >= 0)
 			close(fd);

@@ -59,16 +59,37 @@ static void ignore(void *d, int e, const char *m)
 	(void)d, (void)e, (void)m;
 }
 
-/* Builds dir's index with the library's own indexer, as `lazymod index` does. */
-static void reindex(const char *dir, const char *out, const char *relative_to)
+/* Builds dir's index with the library's own indexer, as `lazymod index` does
+ * (with --sha256 when sha256 is set). */
+static void reindex_sha(const char *dir, const char *out, const char *relative_to, bool sha256)
 {
-	struct lm__mset set = {0};
+	struct lm__mset set = {.want_sha256 = sha256};
 	struct lm__buf img = {0};
 	CHECK_INT(lm__scan_dir(&set, dir, ignore, NULL), 0);
 	CHECK_INT(lm__index_build(&set, relative_to, ignore, NULL, &img), 0);
 	CHECK_INT(lm__index_write_file(out, img.p, img.len), 0);
 	free(img.p);
 	lm__mset_free(&set);
+}
+
+static void reindex(const char *dir, const char *out, const char *relative_to)
+{
+	reindex_sha(dir, out, relative_to, false);
+}
+
+/* Changes one byte of a module that neither its size nor its build-id
+ * covers: a letter of the compiler's .comment string. */
+static void tamper(const char *path)
+{
+	FILE *f = fopen(path, "r+b");
+	CHECK(f);
+	static char buf[1 << 20];
+	size_t n = fread(buf, 1, sizeof buf, f);
+	char *gcc = memmem(buf, n, "GCC: (", 6);
+	CHECK(gcc);
+	fseek(f, gcc - buf, SEEK_SET);
+	fputc('g', f);
+	fclose(f);
 }
 
 /* ---- trust ------------------------------------------------------------------ */
@@ -138,6 +159,41 @@ TEST(index_pointing_outside_its_directory)
 	CHECK_INT(get(ctx, "test", "beta", &o), LM_E_UNSAFE);
 	CHECK_CONTAINS(lm_errdetail(ctx), "leaves the module directory");
 	CHECK(!mapped("beta.so"));
+	lm_context_unref(ctx);
+}
+
+TEST(strict_mode_sha256)
+{
+	const char *dir = copy_fixture("basic");
+	char out[8192];
+	snprintf(out, sizeof out, "%s/lazymod.index", dir);
+	const struct fixture_obj *o;
+	/* Without recorded digests, strict mode loads nothing. */
+	struct lm_context *ctx = open_ctx(dir, LM_CTX_STRICT);
+	CHECK_INT(get(ctx, "test", "beta", &o), LM_E_UNSAFE);
+	CHECK_CONTAINS(lm_errdetail(ctx), "records no SHA-256");
+	CHECK(!mapped("beta.so"));
+	lm_context_unref(ctx);
+	/* With them, it loads what matches. */
+	reindex_sha(dir, out, dir, true);
+	ctx = open_ctx(dir, LM_CTX_STRICT);
+	CHECK_INT(get(ctx, "test", "beta", &o), 0);
+	lm_context_unref(ctx);
+	/* A byte changed where neither size nor build-id would notice. */
+	char path[8192];
+	snprintf(path, sizeof path, "%s/gamma.so", dir);
+	tamper(path);
+	ctx = open_ctx(dir, LM_CTX_STRICT);
+	CHECK_INT(get(ctx, "test", "gamma", &o), LM_E_UNSAFE);
+	CHECK_CONTAINS(lm_errdetail(ctx), "gamma.so): SHA-256 differs from the indexed one");
+	CHECK(!mapped("gamma.so"));
+	CHECK_INT(get(ctx, "test", "alpha", &o), 0); /* the others load */
+	lm_context_unref(ctx);
+	/* Outside strict mode a recorded digest is checked too: the file is
+	 * stale, and the notes are read instead. */
+	ctx = open_ctx(dir, LM_CTX_NO_FALLBACK);
+	CHECK_INT(get(ctx, "test", "gamma", &o), LM_E_STALE);
+	CHECK_CONTAINS(lm_errdetail(ctx), "SHA-256 differs");
 	lm_context_unref(ctx);
 }
 

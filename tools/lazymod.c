@@ -177,6 +177,11 @@ static int print_index(const struct lm__index *ix, const char *where, bool json,
 		printf(",\"size\":%llu,\"build-id\":\"", (unsigned long long)m->size);
 		for (uint32_t b = 0; b < m->build_id_len; b++)
 			printf("%02x", m->build_id[b]);
+		if (m->flags & LM__IMOD_SHA256) {
+			fputs("\",\"sha256\":\"", stdout);
+			for (size_t b = 0; b < sizeof m->sha256; b++)
+				printf("%02x", m->sha256[b]);
+		}
 		fputs("\",\"targets\":", stdout);
 		json_str_refs(ix, m->targets_first, m->ntargets);
 		fputs(",\"dependencies\":", stdout);
@@ -224,9 +229,9 @@ static char *absolute(const char *path)
 }
 
 /* Indexes dirs into out (path of the index file). */
-static int index_dirs(char *const *dirs, int ndirs, const char *out, bool strict)
+static int index_dirs(char *const *dirs, int ndirs, const char *out, bool strict, bool sha256)
 {
-	struct lm__mset set = {0};
+	struct lm__mset set = {.want_sha256 = sha256};
 	struct report rep = {0};
 	int status = 0;
 	for (int i = 0; i < ndirs && !status; i++) {
@@ -276,10 +281,11 @@ static int cmd_index(int argc, char **argv)
 {
 	static const struct option opts[] = {{"output", required_argument, NULL, 'o'},
 					     {"strict", no_argument, NULL, 's'},
+					     {"sha256", no_argument, NULL, 'S'},
 					     {"help", no_argument, NULL, 'h'},
 					     {0}};
 	const char *out = NULL;
-	bool strict = false;
+	bool strict = false, sha256 = false;
 	int c;
 	while ((c = getopt_long(argc, argv, "+o:sh", opts, NULL)) != -1) {
 		switch (c) {
@@ -289,13 +295,18 @@ static int cmd_index(int argc, char **argv)
 		case 's':
 			strict = true;
 			break;
+		case 'S':
+			sha256 = true;
+			break;
 		case 'h':
-			puts("usage: lazymod index [-o FILE] [--strict] DIR...\n"
+			puts("usage: lazymod index [-o FILE] [--strict] [--sha256] DIR...\n"
 			     "Reads the manifest notes of every module (*.so) in DIR and writes the\n"
 			     "index, by default DIR/lazymod.index (one per DIR), atomically.\n"
 			     "  -o, --output FILE  one index of all DIRs, written to FILE\n"
 			     "      --strict       exit 1 when anything was reported (duplicates,\n"
-			     "                     missing dependencies, cycles, unreadable modules)");
+			     "                     missing dependencies, cycles, unreadable modules)\n"
+			     "      --sha256       record each module's SHA-256, which hosts in strict\n"
+			     "                     mode (LM_CTX_STRICT) require and verify before loading");
 			return 0;
 		default:
 			return 2;
@@ -306,13 +317,13 @@ static int cmd_index(int argc, char **argv)
 		return 2;
 	}
 	if (out)
-		return index_dirs(argv + optind, argc - optind, out, strict);
+		return index_dirs(argv + optind, argc - optind, out, strict, sha256);
 	int status = 0;
 	for (int i = optind; i < argc; i++) {
 		char *path = lm__path_join(argv[i], "lazymod.index");
 		if (!path)
 			return 1;
-		status |= index_dirs(argv + i, 1, path, strict);
+		status |= index_dirs(argv + i, 1, path, strict, sha256);
 		free(path);
 	}
 	return status;
@@ -564,6 +575,16 @@ static int check_one(const char *arg)
 			printf("%s: module %s: %s changed since it was indexed (stale)\n", m.path,
 			       name, path);
 			problems++;
+		} else if (rec->flags & LM__IMOD_SHA256) {
+			uint8_t sha[32];
+			if (lm__sha256_fd(fd, (uint64_t)st.st_size, sha, why, sizeof why) < 0) {
+				printf("%s: module %s: %s\n", m.path, name, why);
+				problems++;
+			} else if (memcmp(sha, rec->sha256, sizeof sha)) {
+				printf("%s: module %s: %s has another SHA-256 than the indexed one\n",
+				       m.path, name, path);
+				problems++;
+			}
 		}
 		if (fd >= 0)
 			close(fd);
