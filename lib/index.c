@@ -334,11 +334,16 @@ struct builder {
 	lm__report_fn report;
 	void *data;
 	bool *skip_mod;     /* duplicate module names: later ones dropped */
-	uint32_t *feat_of;  /* set feature -> index feature, or EMPTY */
 	uint32_t *order;    /* index feature -> set feature */
 	uint32_t *mod_of;   /* set module -> index module, or EMPTY */
 	uint32_t nfeats, nmods;
 	struct lm__buf strings;
+	/* Open-addressing maps from names to set modules and index features:
+	 * the builder is linear in the size of the set, not quadratic. */
+	uint32_t *mod_map, *feat_map; /* index + 1; 0 is empty */
+	uint32_t mod_mask, feat_mask;
+	/* Dependencies grouped by set module. */
+	uint32_t *deps_first, *ndeps_of, *deps_by_mod;
 };
 
 static void reportf(struct builder *b, int err, const char *fmt, ...)
@@ -386,13 +391,91 @@ static int cmp_feat(const void *a, const void *b)
 	return c;
 }
 
+static uint32_t map_size(size_t n)
+{
+	uint32_t size = 16;
+	while (size < 2 * n && size < (1u << 30))
+		size <<= 1;
+	return size;
+}
+
 /* Finds set module by name among kept modules; EMPTY when absent. */
 static uint32_t find_set_mod(struct builder *b, const char *name)
 {
-	for (size_t i = 0; i < b->set->nmods; i++)
-		if (!b->skip_mod[i] && !strcmp(b->set->mods[i].name, name))
-			return (uint32_t)i;
-	return EMPTY;
+	for (uint32_t h = lm__hash(name, NULL);; h++) {
+		uint32_t v = b->mod_map[h & b->mod_mask];
+		if (!v)
+			return EMPTY;
+		if (!strcmp(b->set->mods[v - 1].name, name))
+			return v - 1;
+	}
+}
+
+/* Maps each kept module's name to its first provider. */
+static void map_modules(struct builder *b)
+{
+	for (size_t i = 0; i < b->set->nmods; i++) {
+		const char *name = b->set->mods[i].name;
+		if (find_set_mod(b, name) != EMPTY)
+			continue;
+		uint32_t h = lm__hash(name, NULL);
+		while (b->mod_map[h & b->mod_mask])
+			h++;
+		b->mod_map[h & b->mod_mask] = (uint32_t)i + 1;
+	}
+}
+
+/* The index feature of kind/name, or EMPTY. */
+static uint32_t find_feat(struct builder *b, const char *kind, const char *name)
+{
+	for (uint32_t h = lm__hash(kind, name);; h++) {
+		uint32_t v = b->feat_map[h & b->feat_mask];
+		if (!v)
+			return EMPTY;
+		const struct lm__mitem *f = &b->set->feats[b->order[v - 1]];
+		if (!strcmp(f->a, kind) && !strcmp(f->b, name))
+			return v - 1;
+	}
+}
+
+static void map_feature(struct builder *b, uint32_t fi)
+{
+	const struct lm__mitem *f = &b->set->feats[b->order[fi]];
+	uint32_t h = lm__hash(f->a, f->b);
+	while (b->feat_map[h & b->feat_mask])
+		h++;
+	b->feat_map[h & b->feat_mask] = fi + 1;
+}
+
+/*
+ * Groups items by key (0 <= key < nkeys, EMPTY to drop) keeping their
+ * order: *first[k] is where key k's run starts in *out, of n[k] items.
+ * Returns the number of items placed, or -1 when out of memory.
+ */
+static long group_by(const uint32_t *keys, size_t nitems, uint32_t nkeys, uint32_t **first,
+		     uint32_t **count, uint32_t **out)
+{
+	*first = lm__calloc(nkeys + 1, sizeof **first);
+	*count = lm__calloc(nkeys + 1, sizeof **count);
+	*out = lm__calloc(nitems + 1, sizeof **out);
+	if (!*first || !*count || !*out)
+		return -1;
+	for (size_t i = 0; i < nitems; i++)
+		if (keys[i] != EMPTY)
+			(*count)[keys[i]]++;
+	uint32_t at = 0;
+	for (uint32_t k = 0; k < nkeys; k++) {
+		(*first)[k] = at;
+		at += (*count)[k];
+	}
+	uint32_t *fill = lm__calloc(nkeys + 1, sizeof *fill);
+	if (!fill)
+		return -1;
+	for (size_t i = 0; i < nitems; i++)
+		if (keys[i] != EMPTY)
+			(*out)[(*first)[keys[i]] + fill[keys[i]]++] = (uint32_t)i;
+	free(fill);
+	return at;
 }
 
 /* Depth-first search for cycles; color: 0 new, 1 on stack, 2 done. */
@@ -402,9 +485,8 @@ static void find_cycles(struct builder *b, uint32_t m, uint8_t *color, uint32_t 
 	struct lm__mset *set = b->set;
 	color[m] = 1;
 	stack[depth] = m;
-	for (size_t i = 0; i < set->ndeps; i++) {
-		if (set->deps[i].mod != m)
-			continue;
+	for (uint32_t k = 0; k < b->ndeps_of[m]; k++) {
+		size_t i = b->deps_by_mod[b->deps_first[m] + k];
 		uint32_t d = find_set_mod(b, set->deps[i].a);
 		if (d == EMPTY)
 			continue;
@@ -413,10 +495,10 @@ static void find_cycles(struct builder *b, uint32_t m, uint8_t *color, uint32_t 
 			size_t at = depth;
 			while (at > 0 && stack[at] != d)
 				at--;
-			for (size_t k = at; k <= depth; k++) {
+			for (size_t j = at; j <= depth; j++) {
 				size_t used = strlen(path);
 				snprintf(path + used, sizeof path - used, "%s -> ",
-					 set->mods[stack[k]].name);
+					 set->mods[stack[j]].name);
 			}
 			reportf(b, LM_E_CYCLE, "dependency cycle: %s%s", path, set->mods[d].name);
 		} else if (color[d] == 0) {
@@ -453,6 +535,16 @@ static void check_set(struct builder *b)
 	free(stack);
 }
 
+/* Whether module mod declares feature kind/name. */
+static bool declares(const struct lm__mset *set, uint32_t mod, const char *kind, const char *name)
+{
+	for (size_t f = 0; f < set->nfeats; f++)
+		if (set->feats[f].mod == mod && !strcmp(set->feats[f].a, kind) &&
+		    !strcmp(set->feats[f].b, name))
+			return true;
+	return false;
+}
+
 static uint32_t pow2_above(uint32_t n)
 {
 	uint32_t s = 1;
@@ -482,27 +574,51 @@ int lm__index_build(struct lm__mset *set, const char *index_dir, lm__report_fn r
 	size_t nm = set->nmods ? set->nmods : 1, nf = set->nfeats ? set->nfeats : 1;
 	int r = LM_E_NOMEM;
 	uint32_t *refs = NULL;
-	size_t nrefs = 0, caprefs = 0;
+	size_t nrefs = 0;
 	struct lm__irule *rules = NULL;
-	size_t nrules = 0, caprules = 0;
+	size_t nrules = 0;
 	struct lm__ikind *kinds = NULL;
 	size_t nkinds = 0, capkinds = 0;
 	struct lm__imod *mods = NULL;
 	struct lm__ifeat *feats = NULL;
 	struct lm__islot *fslots = NULL, *mslots = NULL;
 	char **paths = NULL;
+	uint32_t *keys = NULL, *tg_first = NULL, *tg_count = NULL, *tg_items = NULL;
+	uint32_t *ru_first = NULL, *ru_count = NULL, *ru_items = NULL;
+	uint32_t *fe_first = NULL, *fe_count = NULL, *fe_items = NULL;
 
 	if (set->nmods > MAX_ENTRIES || set->nfeats > MAX_ENTRIES || set->nrules > MAX_ENTRIES)
 		return lm__fail(LM_E_INVAL, "too many modules, features or rules for one index");
 	b.skip_mod = lm__calloc(nm, sizeof *b.skip_mod);
 	b.mod_of = lm__calloc(nm, sizeof *b.mod_of);
-	b.feat_of = lm__calloc(nf, sizeof *b.feat_of);
 	b.order = lm__calloc(nf, sizeof *b.order);
 	paths = lm__calloc(nm, sizeof *paths);
-	if (!b.skip_mod || !b.mod_of || !b.feat_of || !b.order || !paths)
+	if (!b.skip_mod || !b.mod_of || !b.order || !paths)
 		goto out;
 	lm__buf_append(&b.strings, "", 1);
 	if (b.strings.oom)
+		goto out;
+
+	b.mod_mask = map_size(set->nmods) - 1;
+	b.feat_mask = map_size(set->nfeats) - 1;
+	b.mod_map = lm__calloc(b.mod_mask + 1, sizeof *b.mod_map);
+	b.feat_map = lm__calloc(b.feat_mask + 1, sizeof *b.feat_map);
+	if (!b.mod_map || !b.feat_map)
+		goto out;
+	map_modules(&b);
+	/* Dependencies and targets grouped by module, in declaration order. */
+	keys = lm__calloc(set->ndeps + set->ntargets + set->nrules + set->nprobes + set->nfeats + 1,
+			  sizeof *keys);
+	if (!keys)
+		goto out;
+	for (size_t i = 0; i < set->ndeps; i++)
+		keys[i] = set->deps[i].mod;
+	if (group_by(keys, set->ndeps, (uint32_t)set->nmods, &b.deps_first, &b.ndeps_of,
+		     &b.deps_by_mod) < 0)
+		goto out;
+	for (size_t i = 0; i < set->ntargets; i++)
+		keys[i] = set->targets[i].mod;
+	if (group_by(keys, set->ntargets, (uint32_t)set->nmods, &tg_first, &tg_count, &tg_items) < 0)
 		goto out;
 
 	check_set(&b);
@@ -518,8 +634,6 @@ int lm__index_build(struct lm__mset *set, const char *index_dir, lm__report_fn r
 			b.order[ncand++] = (uint32_t)i;
 	sort_set = set;
 	qsort(b.order, ncand, sizeof *b.order, cmp_feat);
-	for (size_t i = 0; i < set->nfeats; i++)
-		b.feat_of[i] = EMPTY;
 	for (uint32_t i = 0; i < ncand; i++) {
 		const struct lm__mitem *f = &set->feats[b.order[i]];
 		if (b.nfeats > 0) {
@@ -533,16 +647,17 @@ int lm__index_build(struct lm__mset *set, const char *index_dir, lm__report_fn r
 				continue;
 			}
 		}
-		b.feat_of[b.order[i]] = b.nfeats;
 		b.order[b.nfeats++] = b.order[i];
 	}
+	for (uint32_t i = 0; i < b.nfeats; i++)
+		map_feature(&b, i);
 
 	mods = lm__calloc(b.nmods ? b.nmods : 1, sizeof *mods);
 	feats = lm__calloc(b.nfeats ? b.nfeats : 1, sizeof *feats);
 	if (!mods || !feats)
 		goto out;
 
-	/* Kinds, then rules grouped by kind (code probes as rules too). */
+	/* Kinds, from the sorted features. */
 	for (uint32_t i = 0; i < b.nfeats; i++) {
 		const struct lm__mitem *f = &set->feats[b.order[i]];
 		if (!nkinds || strcmp((const char *)b.strings.p + kinds[nkinds - 1].kind, f->a)) {
@@ -555,20 +670,39 @@ int lm__index_build(struct lm__mset *set, const char *index_dir, lm__report_fn r
 					      .name = add_str(&b, f->b),
 					      .mod = b.mod_of[f->mod]};
 	}
+
+	/*
+	 * Rules grouped by feature, so by kind: declarative rules first (items
+	 * 0..nrules-1), then the code probe. A rule whose feature another module
+	 * won is dropped with it; one for a feature its module does not declare
+	 * at all is reported.
+	 */
+	size_t nitems = set->nrules + set->nprobes;
+	for (size_t i = 0; i < nitems; i++) {
+		bool code = i >= set->nrules;
+		uint32_t mod = code ? set->probes[i - set->nrules].mod : set->rules[i].mod;
+		const char *kind = code ? set->probes[i - set->nrules].a : set->rules[i].kind;
+		const char *name = code ? set->probes[i - set->nrules].b : set->rules[i].name;
+		uint32_t fi = find_feat(&b, kind, name);
+		keys[i] = fi != EMPTY && set->feats[b.order[fi]].mod == mod ? fi : EMPTY;
+		if (keys[i] == EMPTY && !b.skip_mod[mod] && !declares(set, mod, kind, name))
+			reportf(&b, LM_E_INVAL, "module %s: probe rule for %s/%s, which it does not provide",
+				set->mods[mod].name, kind, name);
+	}
+	if (group_by(keys, nitems, b.nfeats, &ru_first, &ru_count, &ru_items) < 0)
+		goto out;
+	rules = lm__calloc(nitems + 1, sizeof *rules);
+	if (!rules)
+		goto out;
 	for (size_t k = 0; k < nkinds; k++) {
-		const char *kind = (const char *)b.strings.p + kinds[k].kind;
 		kinds[k].rules_first = (uint32_t)nrules;
-		/* Rules in feature order, declarative first, then the code probe. */
 		for (uint32_t fi = kinds[k].feats_first; fi < kinds[k].feats_first + kinds[k].nfeats;
 		     fi++) {
-			const struct lm__mitem *f = &set->feats[b.order[fi]];
-			for (size_t i = 0; i < set->nrules + set->nprobes; i++) {
+			for (uint32_t j = 0; j < ru_count[fi]; j++) {
+				size_t i = ru_items[ru_first[fi] + j];
 				struct lm__irule ir = {.feat = fi};
 				if (i < set->nrules) {
 					const struct lm__mrule *mr = &set->rules[i];
-					if (mr->mod != f->mod || strcmp(mr->kind, kind) ||
-					    strcmp(mr->name, f->b))
-						continue;
 					ir.type = mr->type;
 					ir.score = mr->score;
 					ir.len = mr->len;
@@ -576,33 +710,24 @@ int lm__index_build(struct lm__mset *set, const char *index_dir, lm__report_fn r
 					ir.bytes = add_bytes(&b, mr->bytes, mr->len);
 					ir.mask = mr->mask ? add_bytes(&b, mr->mask, mr->len) : 0;
 				} else {
-					const struct lm__mitem *p = &set->probes[i - set->nrules];
-					if (p->mod != f->mod || strcmp(p->a, kind) || strcmp(p->b, f->b))
-						continue;
 					ir.type = LM__RULE_CODE;
 					ir.bytes = add_bytes(&b, (const unsigned char *)"", 0);
 					feats[fi].flags |= 1;
 				}
-				if (lm__grow((void **)&rules, &caprules, nrules, sizeof *rules) < 0)
-					goto out;
 				rules[nrules++] = ir;
 			}
 		}
 		kinds[k].nrules = (uint32_t)nrules - kinds[k].rules_first;
 	}
-	/* Rules naming a feature their module does not provide. */
-	for (size_t i = 0; i < set->nrules; i++) {
-		const struct lm__mrule *mr = &set->rules[i];
-		bool ok = b.skip_mod[mr->mod];
-		for (size_t f = 0; !ok && f < set->nfeats; f++)
-			ok = set->feats[f].mod == mr->mod && !strcmp(set->feats[f].a, mr->kind) &&
-			     !strcmp(set->feats[f].b, mr->name);
-		if (!ok)
-			reportf(&b, LM_E_INVAL, "module %s: probe rule for %s/%s, which it does not provide",
-				set->mods[mr->mod].name, mr->kind, mr->name);
-	}
 
-	/* Module records and their refs. */
+	/* Module records and their refs (features grouped by module too). */
+	for (uint32_t f = 0; f < b.nfeats; f++)
+		keys[f] = set->feats[b.order[f]].mod;
+	if (group_by(keys, b.nfeats, (uint32_t)set->nmods, &fe_first, &fe_count, &fe_items) < 0)
+		goto out;
+	refs = lm__calloc(set->ndeps + set->ntargets + b.nfeats + 1, sizeof *refs);
+	if (!refs)
+		goto out;
 	for (size_t i = 0; i < set->nmods; i++) {
 		if (b.skip_mod[i])
 			continue;
@@ -628,30 +753,18 @@ int lm__index_build(struct lm__mset *set, const char *index_dir, lm__report_fn r
 			m->flags |= LM__IMOD_SHA256;
 			memcpy(m->sha256, mm->sha256, sizeof m->sha256);
 		}
-		const struct lm__mitem *lists[2] = {set->deps, set->targets};
-		size_t counts[2] = {set->ndeps, set->ntargets};
-		uint32_t *firsts[2] = {&m->deps_first, &m->targets_first};
-		uint32_t *ns[2] = {&m->ndeps, &m->ntargets};
-		for (int l = 0; l < 2; l++) {
-			*firsts[l] = (uint32_t)nrefs;
-			for (size_t k = 0; k < counts[l]; k++) {
-				if (lists[l][k].mod != i)
-					continue;
-				if (lm__grow((void **)&refs, &caprefs, nrefs, sizeof *refs) < 0)
-					goto out;
-				refs[nrefs++] = add_str(&b, lists[l][k].a);
-				(*ns[l])++;
-			}
-		}
+		m->deps_first = (uint32_t)nrefs;
+		m->ndeps = b.ndeps_of[i];
+		for (uint32_t k = 0; k < m->ndeps; k++)
+			refs[nrefs++] = add_str(&b, set->deps[b.deps_by_mod[b.deps_first[i] + k]].a);
+		m->targets_first = (uint32_t)nrefs;
+		m->ntargets = tg_count[i];
+		for (uint32_t k = 0; k < m->ntargets; k++)
+			refs[nrefs++] = add_str(&b, set->targets[tg_items[tg_first[i] + k]].a);
 		m->feats_first = (uint32_t)nrefs;
-		for (uint32_t f = 0; f < b.nfeats; f++) {
-			if (set->feats[b.order[f]].mod != i)
-				continue;
-			if (lm__grow((void **)&refs, &caprefs, nrefs, sizeof *refs) < 0)
-				goto out;
-			refs[nrefs++] = f;
-			m->nfeats++;
-		}
+		m->nfeats = fe_count[i];
+		for (uint32_t k = 0; k < m->nfeats; k++)
+			refs[nrefs++] = fe_items[fe_first[i] + k];
 	}
 	if (b.strings.oom)
 		goto out;
@@ -756,8 +869,22 @@ out:
 	free(paths);
 	free(b.skip_mod);
 	free(b.mod_of);
-	free(b.feat_of);
 	free(b.order);
+	free(b.mod_map);
+	free(b.feat_map);
+	free(b.deps_first);
+	free(b.ndeps_of);
+	free(b.deps_by_mod);
+	free(keys);
+	free(tg_first);
+	free(tg_count);
+	free(tg_items);
+	free(ru_first);
+	free(ru_count);
+	free(ru_items);
+	free(fe_first);
+	free(fe_count);
+	free(fe_items);
 	free(b.strings.p);
 	free(refs);
 	free(rules);
