@@ -269,8 +269,12 @@ static int open_source(struct lm_context *ctx, struct lm__source *s)
 		r = gen_scan(ctx, s->dir, &g);
 		if (r == LM_E_NOMEM)
 			return r;
-		if (r < 0)
-			return 0; /* an unreadable directory provides nothing */
+		if (r < 0) {
+			/* A missing or unreadable directory provides nothing: what
+			 * is asked of it is not installed there. */
+			s->err = 0;
+			return 0;
+		}
 		s->fallback = true;
 	}
 	atomic_store_explicit(&s->gen, g, memory_order_release);

@@ -197,6 +197,46 @@ TEST(strict_mode_sha256)
 	lm_context_unref(ctx);
 }
 
+TEST(index_unreadable)
+{
+	/* Root reads whatever the mode says: make the index a directory. */
+	const char *dir = copy_fixture("basic");
+	sh("rm '%s/lazymod.index' && mkdir '%s/lazymod.index'", dir, dir);
+	struct lm_context *ctx = open_ctx(dir, LM_CTX_NO_FALLBACK);
+	const struct fixture_obj *o;
+	CHECK_INT(get(ctx, "test", "beta", &o), LM_E_IO);
+	CHECK_CONTAINS(lm_errdetail(ctx), "lazymod.index");
+	lm_context_unref(ctx);
+	ctx = open_ctx(dir, 0);
+	CHECK_INT(get(ctx, "test", "beta", &o), 0); /* through the notes */
+	lm_context_unref(ctx);
+}
+
+TEST(module_directory_unreadable)
+{
+	char missing[4096];
+	snprintf(missing, sizeof missing, "%s/no-such-dir", scratch());
+	const char *dirs[] = {missing, fixture("basic"), NULL};
+	struct lm_context *ctx = open_dirs(dirs, 0);
+	const struct fixture_obj *o;
+	CHECK_INT(get(ctx, "test", "beta", &o), 0); /* the next directory answers */
+	CHECK_INT(get(ctx, "test", "nothing", &o), LM_E_NOTFOUND);
+	lm_context_unref(ctx);
+	const char *only[] = {missing, NULL};
+	ctx = open_dirs(only, LM_CTX_NO_FALLBACK);
+	CHECK_INT(get(ctx, "test", "beta", &o), LM_E_NOINDEX);
+	CHECK_CONTAINS(lm_errdetail(ctx), "no-such-dir/lazymod.index");
+	lm_context_unref(ctx);
+	if (geteuid() != 0) {
+		const char *dir = copy_fixture("basic");
+		sh("rm '%s/lazymod.index' && chmod 0 '%s'", dir, dir);
+		ctx = open_ctx(dir, 0);
+		CHECK_INT(get(ctx, "test", "beta", &o), LM_E_NOTFOUND);
+		lm_context_unref(ctx);
+		sh("chmod 755 '%s'", dir);
+	}
+}
+
 /* ---- upgrades under a running host ----------------------------------------- */
 
 TEST(upgrade_under_a_running_host)
