@@ -962,20 +962,58 @@ static int find_in_source(struct lm_context *ctx, size_t i, const char *kind, co
 	return r;
 }
 
+/*
+ * The fast path of lm_get: the feature's module is loaded. Reads the
+ * sources' generations, one hash slot and one record per source, and the
+ * module's state: no lock, no system call. Returns 1 with *object set, or 0
+ * for the slow path (not loaded yet, not found, an error to report).
+ */
+static int get_loaded(struct lm_context *ctx, const char *kind, const char *name,
+		      const void **object)
+{
+	for (size_t i = 0; i < ctx->nsources; i++) {
+		struct lm__gen *g = atomic_load_explicit(&ctx->sources[i].gen, memory_order_acquire);
+		const struct lm__ifeat *f;
+		uint32_t fi;
+		if (!g)
+			return 0;
+		int r = lm__index_get_feature(&g->ix, kind, name, &fi, &f);
+		if (r == LM_E_NOTFOUND)
+			continue;
+		if (r < 0)
+			return 0;
+		const struct lm__modstate *st = &g->mods[f->mod];
+		int state = atomic_load_explicit(&st->state, memory_order_acquire);
+		if (state == LM__READY && g->objs[fi]) {
+			*object = g->objs[fi];
+			return 1;
+		}
+		/* A module that does not fit here: the next source may have one. */
+		if (state != LM__FAILED || !try_next(st->err))
+			return 0;
+	}
+	return 0;
+}
+
 LM_EXPORT int lm_get(struct lm_context *ctx, const char *kind, const char *name,
 		     const void **object)
 {
-	if (!ctx || !object)
-		return lm__fail(LM_E_INVAL, "lm_get: no context or no place for the object");
+	if (!ctx || !object || !kind || !name)
+		return lm__fail(LM_E_INVAL, "lm_get: no context, name or place for the object");
+	/* Names are checked when the index does not answer at once: every
+	 * name an index holds was checked when it was written. */
+	if (get_loaded(ctx, kind, name, object))
+		return 0;
 	int r = lm__check_name("feature kind", kind);
 	if (r == 0)
 		r = lm__check_name("feature name", name);
 	if (r < 0)
 		return r;
 	int first_err = 0;
-	char first_detail[1024] = "";
+	char first_detail[1024];
+	first_detail[0] = 0;
 	for (size_t i = 0; i < ctx->nsources; i++) {
-		struct lm__gen *g;
+		struct lm__gen *g = NULL;
 		uint32_t fi;
 		r = find_in_source(ctx, i, kind, name, &g, &fi);
 		if (r == LM_E_CORRUPT && !(ctx->flags & LM_CTX_NO_FALLBACK) && ctx->sources[i].dir &&
@@ -1049,7 +1087,7 @@ int lm__get_probe(struct lm_context *ctx, const char *kind, const char *name, lm
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < ctx->nsources; i++) {
-		struct lm__gen *g;
+		struct lm__gen *g = NULL;
 		uint32_t fi;
 		if (find_in_source(ctx, i, kind, name, &g, &fi) < 0)
 			continue;
@@ -1111,7 +1149,7 @@ LM_EXPORT int lm_feature_info(struct lm_context *ctx, const char *kind, const ch
 	if (r == 0)
 		r = lm__check_name("feature name", name);
 	for (size_t i = 0; r == 0 && i < ctx->nsources; i++) {
-		struct lm__gen *g;
+		struct lm__gen *g = NULL;
 		uint32_t fi;
 		int e = find_in_source(ctx, i, kind, name, &g, &fi);
 		if (e == 0)

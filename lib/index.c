@@ -238,14 +238,16 @@ static int hash_find(const struct lm__index *ix, uint32_t off, uint32_t nslots, 
 
 struct fkey {
 	const char *kind, *name;
+	const struct lm__ifeat *found; /* the verified record that matched */
 };
 
 static int match_feat(const struct lm__index *ix, uint32_t i, const void *key)
 {
-	const struct fkey *k = key;
+	struct fkey *k = (struct fkey *)key;
 	const struct lm__ifeat *f = lm__index_feat(ix, i);
 	if (!f)
 		return LM_E_CORRUPT;
+	k->found = f;
 	return !strcmp(lm__index_str(ix, f->kind), k->kind) &&
 	       !strcmp(lm__index_str(ix, f->name), k->name);
 }
@@ -258,12 +260,21 @@ static int match_mod(const struct lm__index *ix, uint32_t i, const void *key)
 	return !strcmp(lm__index_str(ix, m->name), key);
 }
 
+int lm__index_get_feature(const struct lm__index *ix, const char *kind, const char *name,
+			  uint32_t *feat, const struct lm__ifeat **rec)
+{
+	struct fkey k = {kind, name, NULL};
+	int r = hash_find(ix, ix->h->fhash_off, ix->h->fslots, lm__hash(kind, name), match_feat, &k,
+			  feat);
+	if (r == 0 && rec)
+		*rec = k.found;
+	return r;
+}
+
 int lm__index_find_feature(const struct lm__index *ix, const char *kind, const char *name,
 			   uint32_t *feat)
 {
-	struct fkey k = {kind, name};
-	return hash_find(ix, ix->h->fhash_off, ix->h->fslots, lm__hash(kind, name), match_feat, &k,
-			 feat);
+	return lm__index_get_feature(ix, kind, name, feat, NULL);
 }
 
 int lm__index_find_module(const struct lm__index *ix, const char *name, uint32_t *mod)

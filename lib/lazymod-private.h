@@ -208,6 +208,9 @@ int lm__index_verify(const struct lm__index *ix, char *why, size_t whylen);
 /* Lookups; each verifies what it touches. Return 0, LM_E_NOTFOUND or LM_E_CORRUPT. */
 int lm__index_find_feature(const struct lm__index *ix, const char *kind, const char *name,
 			   uint32_t *feat);
+/* The same, also giving the verified feature record. */
+int lm__index_get_feature(const struct lm__index *ix, const char *kind, const char *name,
+			  uint32_t *feat, const struct lm__ifeat **rec);
 int lm__index_find_module(const struct lm__index *ix, const char *name, uint32_t *mod);
 int lm__index_find_kind(const struct lm__index *ix, const char *kind, const struct lm__ikind **k);
 const struct lm__imod *lm__index_mod(const struct lm__index *ix, uint32_t i);

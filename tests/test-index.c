@@ -270,4 +270,49 @@ TEST(empty_index)
 	free(img.p);
 }
 
+/* Many rules and strings: the builder's buffers move while it fills them. */
+TEST(thousands_of_rules)
+{
+	enum { N = 3000 };
+	static char names[N][16], bytes[N][16];
+	struct lm__mset set = {0};
+	set.mods = calloc(1, sizeof *set.mods);
+	set.nmods = set.capmods = 1;
+	set.mods[0] = (struct lm__mmod){.name = "big", .version = "1", .description = "many rules"};
+	set.feats = calloc(N, sizeof *set.feats);
+	set.rules = calloc(N, sizeof *set.rules);
+	set.nfeats = set.capfeats = set.nrules = set.caprules = N;
+	for (int i = 0; i < N; i++) {
+		snprintf(names[i], sizeof names[i], "f%05d", i);
+		snprintf(bytes[i], sizeof bytes[i], "MAGIC%05d", i);
+		set.feats[i] = (struct lm__mitem){0, "kind", names[i]};
+		set.rules[i] = (struct lm__mrule){.mod = 0, .kind = "kind", .name = names[i],
+						  .offset = (uint64_t)i, .len = 10, .type = LM_RULE_MAGIC,
+						  .score = 50, .bytes = (unsigned char *)bytes[i]};
+	}
+	struct lm__buf img = {0};
+	struct reports rep = {0};
+	CHECK_INT(lm__index_build(&set, "/", collect, &rep, &img), 0);
+	CHECK_INT(rep.n, 0);
+	struct lm__index ix;
+	open_ok(&ix, &img);
+	const struct lm__ikind *k;
+	CHECK_INT(lm__index_find_kind(&ix, "kind", &k), 0);
+	CHECK_INT(k->nrules, N);
+	for (uint32_t i = 0; i < N; i++) {
+		const struct lm__irule *r = lm__index_rule(&ix, k->rules_first + i);
+		CHECK(r != NULL);
+		const struct lm__ifeat *f = lm__index_feat(&ix, r->feat);
+		unsigned n = (unsigned)atoi(lm__index_str(&ix, f->name) + 1);
+		CHECK_INT(r->offset, n);
+		CHECK(!memcmp(lm__index_str(&ix, r->bytes), bytes[n], 10));
+	}
+	char why[256];
+	CHECK_INT(lm__index_verify(&ix, why, sizeof why), 0);
+	free(img.p);
+	free(set.mods);
+	free(set.feats);
+	free(set.rules);
+}
+
 TEST_MAIN
