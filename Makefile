@@ -7,7 +7,7 @@ PREFIX ?= /usr/local
 MESON_OPTS ?=
 MODES = lazy builtin eager dlopen-all
 
-.PHONY: all deps check demo install sanitize tsan valgrind modes clean fuzz
+.PHONY: all deps check demo install sanitize tsan valgrind modes clean fuzz bench
 
 all: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -73,6 +73,11 @@ modes: deps
 fuzz:
 	@sh fuzz/deps.sh
 	$(MAKE) -C fuzz run
+
+# The benchmark suite: a release build in build-bench/, results in
+# bench/results/, the report in docs/PERFORMANCE.md (bench/run.sh).
+bench: deps
+	@sh bench/run.sh
 
 clean:
 	rm -rf $(BUILD) build-sanitize build-tsan $(addprefix build-,$(MODES))
