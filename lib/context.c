@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -730,10 +731,21 @@ static int open_module(struct lm_context *ctx, const struct step *s)
 	 * descriptor stays open while the module is loaded: the loader knows the
 	 * module by the name /proc/self/fd/N, so N must not name another module
 	 * while this one is in memory.
+	 *
+	 * A module that finds its own libraries through $ORIGIN needs its real
+	 * path (under /proc/self/fd, $ORIGIN would be /proc/self/fd): it is
+	 * opened by path, and the build-id of what the loader mapped is checked
+	 * against the index, so that a file swapped in between is refused. The
+	 * strict mode, whose digest cannot be checked in memory, always opens
+	 * the descriptor.
 	 */
 	char fdpath[64];
 	snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", fd);
-	const char *target = access(fdpath, F_OK) == 0 ? fdpath : path;
+	bool origin = false;
+	if (!(ctx->flags & LM_CTX_STRICT) && (r = lm__elf_uses_origin(fd, &origin)) == LM_E_NOMEM)
+		goto out;
+	r = 0;
+	const char *target = !origin && access(fdpath, F_OK) == 0 ? fdpath : path;
 	uint64_t t0 = lm__now_ns();
 	dlerror();
 	void *h = dlopen(target, RTLD_NOW | RTLD_LOCAL);
@@ -747,6 +759,18 @@ static int open_module(struct lm_context *ctx, const struct step *s)
 		else
 			r = lm__fail(LM_E_LOAD, "module %s (%s): %s", name, path, msg ? msg : "dlopen failed");
 		goto out;
+	}
+	if (target == path) {
+		struct link_map *lmap = NULL;
+		uint8_t mid[64], midlen = 0;
+		if (dlinfo(h, RTLD_DI_LINKMAP, &lmap) != 0 || !lmap ||
+		    lm__loaded_build_id((const void *)lmap->l_addr, mid, &midlen) < 0 ||
+		    midlen != rec->build_id_len || memcmp(mid, rec->build_id, midlen) != 0) {
+			dlclose(h);
+			r = lm__fail(LM_E_STALE, "module %s (%s): the file loaded is not the one checked",
+				     name, path);
+			goto out;
+		}
 	}
 	char sym[LM__NAME_MAX + 32];
 	snprintf(sym, sizeof sym, "lazymod_module_%s", name);

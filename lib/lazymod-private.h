@@ -128,6 +128,10 @@ int lm__elf_read(struct lm__mset *set, int fd, const char *path, int *found, cha
 		 size_t whylen);
 /* Reads only the GNU build-id of the ELF file on fd. */
 int lm__elf_build_id(int fd, uint8_t *id, uint8_t *len, char *why, size_t whylen);
+/* Whether the ELF file on fd names $ORIGIN in its run paths or needed libraries. */
+int lm__elf_uses_origin(int fd, bool *uses);
+/* The build-id of the loaded object whose load address (l_addr) is base. */
+int lm__loaded_build_id(const void *base, uint8_t *id, uint8_t *len);
 /* Collects the notes of the loaded object containing addr (built-in modules). */
 int lm__self_notes(struct lm__mset *set, const void *addr, char *why, size_t whylen);
 /* Reads every module file of dir (sorted by name) into set. */

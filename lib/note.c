@@ -443,6 +443,98 @@ int lm__elf_build_id(int fd, uint8_t *id, uint8_t *len, char *why, size_t whylen
 	return for_each_note_segment(fd, (uint64_t)st.st_size, id_segment, &ic, why, whylen);
 }
 
+/* Reads a NUL-terminated string of at most len bytes at off, or fails. */
+static int read_str(int fd, uint64_t size, uint64_t off, char *buf, size_t len)
+{
+	if (off >= size)
+		return -1;
+	size_t n = size - off < len - 1 ? (size_t)(size - off) : len - 1;
+	if (pread_all(fd, buf, n, off) < 0)
+		return -1;
+	buf[n] = 0;
+	return 0;
+}
+
+int lm__elf_uses_origin(int fd, bool *uses)
+{
+	struct stat st;
+	ElfW(Ehdr) eh;
+	*uses = false;
+	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size < sizeof eh ||
+	    pread_all(fd, &eh, sizeof eh, 0) < 0 || memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
+	    eh.e_phentsize != sizeof(ElfW(Phdr)) || eh.e_phnum == 0 || eh.e_phnum > MAX_PHNUM ||
+	    eh.e_phoff > (uint64_t)st.st_size ||
+	    (uint64_t)eh.e_phnum * sizeof(ElfW(Phdr)) > (uint64_t)st.st_size - eh.e_phoff)
+		return LM_E_BADMODULE;
+	uint64_t size = (uint64_t)st.st_size;
+	size_t phlen = eh.e_phnum * sizeof(ElfW(Phdr));
+	ElfW(Phdr) *ph = lm__malloc(phlen);
+	if (!ph)
+		return LM_E_NOMEM;
+	int r = pread_all(fd, ph, phlen, eh.e_phoff) < 0 ? LM_E_BADMODULE : 0;
+	const ElfW(Phdr) *dyn = NULL;
+	for (size_t i = 0; r == 0 && i < eh.e_phnum; i++)
+		if (ph[i].p_type == PT_DYNAMIC)
+			dyn = &ph[i];
+	ElfW(Dyn) *d = NULL;
+	size_t nd = 0;
+	if (r == 0 && dyn && dyn->p_offset <= size && dyn->p_filesz <= size - dyn->p_offset &&
+	    dyn->p_filesz <= MAX_NOTES_SIZE) {
+		nd = dyn->p_filesz / sizeof *d;
+		d = lm__malloc(nd * sizeof *d + 1);
+		if (!d)
+			r = LM_E_NOMEM;
+		else if (pread_all(fd, d, nd * sizeof *d, dyn->p_offset) < 0)
+			r = LM_E_BADMODULE;
+	}
+	/* The string table's address, then its file offset through PT_LOAD. */
+	uint64_t strtab = 0, stroff = UINT64_MAX;
+	for (size_t i = 0; r == 0 && i < nd && d[i].d_tag != DT_NULL; i++)
+		if (d[i].d_tag == DT_STRTAB)
+			strtab = d[i].d_un.d_ptr;
+	for (size_t i = 0; r == 0 && strtab && i < eh.e_phnum; i++)
+		if (ph[i].p_type == PT_LOAD && strtab >= ph[i].p_vaddr &&
+		    strtab - ph[i].p_vaddr < ph[i].p_filesz)
+			stroff = strtab - ph[i].p_vaddr + ph[i].p_offset;
+	for (size_t i = 0; r == 0 && stroff != UINT64_MAX && i < nd && d[i].d_tag != DT_NULL; i++) {
+		if (d[i].d_tag != DT_RUNPATH && d[i].d_tag != DT_RPATH && d[i].d_tag != DT_NEEDED)
+			continue;
+		char buf[4096];
+		if (read_str(fd, size, stroff + d[i].d_un.d_val, buf, sizeof buf) == 0 &&
+		    (strstr(buf, "$ORIGIN") || strstr(buf, "${ORIGIN}")))
+			*uses = true;
+	}
+	free(d);
+	free(ph);
+	return r;
+}
+
+struct build_id_ctx {
+	const void *base;
+	uint8_t *id, *len;
+};
+
+static int loaded_phdr(struct dl_phdr_info *info, size_t size, void *data)
+{
+	(void)size;
+	struct build_id_ctx *bc = data;
+	if ((const void *)info->dlpi_addr != bc->base)
+		return 0;
+	for (int i = 0; i < info->dlpi_phnum && !*bc->len; i++)
+		if (info->dlpi_phdr[i].p_type == PT_NOTE)
+			find_build_id((const unsigned char *)(info->dlpi_addr +
+							      info->dlpi_phdr[i].p_vaddr),
+				      info->dlpi_phdr[i].p_memsz, bc->id, bc->len);
+	return 1;
+}
+
+int lm__loaded_build_id(const void *base, uint8_t *id, uint8_t *len)
+{
+	struct build_id_ctx bc = {base, id, len};
+	*len = 0;
+	return dl_iterate_phdr(loaded_phdr, &bc) ? 0 : -1;
+}
+
 struct self_ctx {
 	const void *addr;
 	struct lm__mset *set;

@@ -329,6 +329,26 @@ TEST(needed_library_deleted)
 	run_child("child_needlib_missing", lib, dir);
 }
 
+TEST(private_library_through_origin)
+{
+	/* needlib finds libfixgone beside itself through $ORIGIN: opened by
+	 * its path, since $ORIGIN would be /proc/self/fd otherwise. */
+	const char *dir = copy_fixture("basic");
+	struct lm_context *ctx = open_ctx(dir, LM_CTX_NO_FALLBACK);
+	get_ok(ctx, "test", "needlib");
+	char lib[8192];
+	snprintf(lib, sizeof lib, "%s/libfixgone.so", dir);
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[8192];
+	bool found = false;
+	while (f && fgets(line, sizeof line, f))
+		found |= strstr(line, lib) != NULL;
+	if (f)
+		fclose(f);
+	CHECK(found);
+	lm_context_unref(ctx);
+}
+
 /* ---- stale, missing and damaged indexes ------------------------------------ */
 
 TEST(module_rebuilt_after_indexing)
