@@ -176,6 +176,10 @@ const struct lm__irule *lm__index_rule(const struct lm__index *ix, uint32_t i)
 		return NULL;
 	const struct lm__irule *r = (const void *)(ix->base + ix->h->rules_off + (size_t)i * sizeof *r);
 	uint32_t crc = record_crc(r, sizeof *r, offsetof(struct lm__irule, crc));
+	/* The writer never makes longer patterns, nor empty magic. */
+	if (r->len > LM__MAX_RULE_BYTES ||
+	    ((r->type == LM_RULE_MAGIC || r->type == LM_RULE_MAGIC_END) && r->len == 0))
+		return NULL;
 	uint32_t blen = r->len + 1;
 	if (r->bytes >= ix->h->strings_size || blen > ix->h->strings_size - r->bytes)
 		return NULL;
@@ -489,17 +493,31 @@ static long group_by(const uint32_t *keys, size_t nitems, uint32_t nkeys, uint32
 	return at;
 }
 
-/* Depth-first search for cycles; color: 0 new, 1 on stack, 2 done. */
-static void find_cycles(struct builder *b, uint32_t m, uint8_t *color, uint32_t *stack,
-			size_t depth)
+/*
+ * Depth-first search for cycles from module root; color: 0 new, 1 on the
+ * path, 2 done. Iterative: a dependency chain as long as the input likes
+ * must not take the stack with it. stack[] holds the path, next[] where each
+ * module of it is in its list of dependencies.
+ */
+static void find_cycles(struct builder *b, uint32_t root, uint8_t *color, uint32_t *stack,
+			uint32_t *next)
 {
 	struct lm__mset *set = b->set;
-	color[m] = 1;
-	stack[depth] = m;
-	for (uint32_t k = 0; k < b->ndeps_of[m]; k++) {
-		size_t i = b->deps_by_mod[b->deps_first[m] + k];
+	size_t depth = 0;
+	stack[0] = root;
+	next[0] = 0;
+	color[root] = 1;
+	for (;;) {
+		uint32_t m = stack[depth];
+		if (next[depth] == b->ndeps_of[m]) {
+			color[m] = 2;
+			if (depth-- == 0)
+				return;
+			continue;
+		}
+		size_t i = b->deps_by_mod[b->deps_first[m] + next[depth]++];
 		uint32_t d = find_set_mod(b, set->deps[i].a);
-		if (d == EMPTY)
+		if (d == EMPTY || color[d] == 2)
 			continue;
 		if (color[d] == 1) {
 			char path[1024] = "";
@@ -512,11 +530,12 @@ static void find_cycles(struct builder *b, uint32_t m, uint8_t *color, uint32_t 
 					 set->mods[stack[j]].name);
 			}
 			reportf(b, LM_E_CYCLE, "dependency cycle: %s%s", path, set->mods[d].name);
-		} else if (color[d] == 0) {
-			find_cycles(b, d, color, stack, depth + 1);
+			continue;
 		}
+		color[d] = 1;
+		stack[++depth] = d;
+		next[depth] = 0;
 	}
-	color[m] = 2;
 }
 
 static void check_set(struct builder *b)
@@ -538,12 +557,14 @@ static void check_set(struct builder *b)
 				set->mods[set->deps[i].mod].name, set->deps[i].a);
 	uint8_t *color = lm__calloc(set->nmods ? set->nmods : 1, 1);
 	uint32_t *stack = lm__calloc(set->nmods ? set->nmods : 1, sizeof *stack);
-	if (color && stack)
+	uint32_t *next = lm__calloc(set->nmods ? set->nmods : 1, sizeof *next);
+	if (color && stack && next)
 		for (size_t i = 0; i < set->nmods; i++)
 			if (!b->skip_mod[i] && !color[i])
-				find_cycles(b, (uint32_t)i, color, stack, 0);
+				find_cycles(b, (uint32_t)i, color, stack, next);
 	free(color);
 	free(stack);
+	free(next);
 }
 
 /* Whether module mod declares feature kind/name. */

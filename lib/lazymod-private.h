@@ -19,7 +19,8 @@
 
 #include "lazymod.h"
 
-#define LM__NAME_MAX 255 /* longest kind, feature or module name */
+#define LM__NAME_MAX 255         /* longest kind, feature or module name */
+#define LM__MAX_RULE_BYTES 4096  /* longest probe pattern */
 
 /* ---- util.c -------------------------------------------------------------- */
 uint32_t lm__crc32c(uint32_t crc, const void *buf, size_t len);

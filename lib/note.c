@@ -21,7 +21,6 @@
 
 #define MAX_NOTES_SIZE (1u << 20) /* all notes of one file */
 #define MAX_PHNUM 4096
-#define MAX_RULE_BYTES 4096
 
 void lm__mset_free(struct lm__mset *set)
 {
@@ -194,7 +193,7 @@ static int parse_desc(struct lm__mset *set, uint32_t type, const unsigned char *
 		return BAD("module %s: rule of unknown type %u", mod, rtype);
 	if (score < 1 || score > 100)
 		return BAD("module %s: rule score %u outside 1..100", mod, score);
-	if (len > MAX_RULE_BYTES || (size_t)(end - p) < (size_t)len + 1 || p[len] != 0)
+	if (len > LM__MAX_RULE_BYTES || (size_t)(end - p) < (size_t)len + 1 || p[len] != 0)
 		return BAD("module %s: rule of %u bytes does not fit its note", mod, len);
 	const unsigned char *bytes = p;
 	p += len + 1;
@@ -290,6 +289,8 @@ static void find_build_id(const unsigned char *notes, size_t len, uint8_t *id, u
 			return;
 		}
 		off = descoff + ((hdr[1] + 3ul) & ~3ul);
+		if (off > len)
+			return; /* the last descriptor was not padded */
 	}
 }
 

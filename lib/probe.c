@@ -189,6 +189,12 @@ LM_EXPORT int lm_probe(struct lm_context *ctx, const char *kind, const struct lm
 			}
 			if (!lm__rule_match(&g->ix, rule, in))
 				continue;
+			if (!lm__index_feat(&g->ix, rule->feat))
+				return lm__fail(LM_E_CORRUPT,
+						"index of %s: feature record %u is damaged",
+						ctx->sources[i].dir ? ctx->sources[i].dir
+								    : "built-in modules",
+						rule->feat);
 			if (rule->score > best.score ||
 			    (rule->score == best.score && rule->len > best.len))
 				best = (struct candidate){rule->score, rule->len, g, rule->feat, rule, NULL};
