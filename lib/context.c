@@ -987,6 +987,22 @@ static int find_in_source(struct lm_context *ctx, size_t i, const char *kind, co
 }
 
 /*
+ * After damage found in source i's mapped index past its header: reads the
+ * directory's notes instead, once, with one warning. Returns 1 when the
+ * caller should look again.
+ */
+int lm__recover(struct lm_context *ctx, size_t i)
+{
+	struct lm__source *s = &ctx->sources[i];
+	if ((ctx->flags & LM_CTX_NO_FALLBACK) || !s->dir || s->fallback)
+		return 0;
+	pthread_mutex_lock(&ctx->lock);
+	int r = s->fallback ? 0 : rescan(ctx, i);
+	pthread_mutex_unlock(&ctx->lock);
+	return r == 0;
+}
+
+/*
  * The fast path of lm_get: the feature's module is loaded. Reads the
  * sources' generations, one hash slot and one record per source, and the
  * module's state: no lock, no system call. Returns 1 with *object set, or 0
@@ -1040,16 +1056,8 @@ LM_EXPORT int lm_get(struct lm_context *ctx, const char *kind, const char *name,
 		struct lm__gen *g = NULL;
 		uint32_t fi;
 		r = find_in_source(ctx, i, kind, name, &g, &fi);
-		if (r == LM_E_CORRUPT && !(ctx->flags & LM_CTX_NO_FALLBACK) && ctx->sources[i].dir &&
-		    !ctx->sources[i].fallback) {
-			/* A mapped index damaged past its header: read the notes instead. */
-			pthread_mutex_lock(&ctx->lock);
-			if (!ctx->sources[i].fallback)
-				r = rescan(ctx, i);
-			pthread_mutex_unlock(&ctx->lock);
-			if (r == 0 || r == LM_E_CORRUPT)
-				r = find_in_source(ctx, i, kind, name, &g, &fi);
-		}
+		if (r == LM_E_CORRUPT && lm__recover(ctx, i))
+			r = find_in_source(ctx, i, kind, name, &g, &fi);
 		if (r == LM_E_NOTFOUND) {
 			/* Not provided here, unless the index was rewritten since. */
 			pthread_mutex_lock(&ctx->lock);
@@ -1177,7 +1185,12 @@ LM_EXPORT int lm_feature_info(struct lm_context *ctx, const char *kind, const ch
 		uint32_t fi;
 		int e = find_in_source(ctx, i, kind, name, &g, &fi);
 		if (e == 0)
-			return fill_info(ctx, g, fi, info);
+			e = fill_info(ctx, g, fi, info);
+		if (e == LM_E_CORRUPT && lm__recover(ctx, i) &&
+		    (e = find_in_source(ctx, i, kind, name, &g, &fi)) == 0)
+			e = fill_info(ctx, g, fi, info);
+		if (e == 0)
+			return 0;
 		if (e != LM_E_NOTFOUND && !try_next(e))
 			return e;
 	}
@@ -1191,6 +1204,9 @@ LM_EXPORT int lm_list(struct lm_context *ctx, const char *kind, lm_list_fn fn, v
 	if (kind && lm__check_name("feature kind", kind) < 0)
 		return LM_E_INVAL;
 	for (size_t i = 0; i < ctx->nsources; i++) {
+		/* Features already given from this source, if it must be read again. */
+		uint32_t given = 0;
+	again:;
 		struct lm__gen *g = atomic_load_explicit(&ctx->sources[i].gen, memory_order_acquire);
 		if (!g)
 			continue;
@@ -1200,14 +1216,20 @@ LM_EXPORT int lm_list(struct lm_context *ctx, const char *kind, lm_list_fn fn, v
 			int r = lm__index_find_kind(&g->ix, kind, &k);
 			if (r == LM_E_NOTFOUND)
 				continue;
+			if (r == LM_E_CORRUPT && lm__recover(ctx, i))
+				goto again;
 			if (r < 0)
 				return lm__fail(r, "index of %s: damaged kind table", ctx->sources[i].dir);
 			first = k->feats_first;
 			n = k->nfeats;
 		}
-		for (uint32_t fi = first; fi < first + n; fi++) {
+		for (uint32_t fi = first + given; fi < first + n; fi++) {
 			struct lm_feature_info info;
 			int r = fill_info(ctx, g, fi, &info);
+			if (r == LM_E_CORRUPT && lm__recover(ctx, i)) {
+				given = fi - first; /* the notes hold the same features, in order */
+				goto again;
+			}
 			if (r < 0)
 				return r;
 			/* Shadowed by an earlier source? Then lm_get would not use it. */

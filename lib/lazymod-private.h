@@ -276,6 +276,9 @@ struct lm_context {
 	const struct lm__module_desc *const *builtin_start, *const *builtin_stop;
 	pthread_mutex_t lock; /* recursive: an init may ask for features */
 };
+/* After damage in source i's mapped index: reads its notes instead (once);
+ * 1 when the caller should look again. */
+int lm__recover(struct lm_context *ctx, size_t i);
 /* Loads the module of kind/name and returns its code probe. */
 int lm__get_probe(struct lm_context *ctx, const char *kind, const char *name, lm_probe_fn *fn);
 int lm__check_name(const char *what, const char *s);

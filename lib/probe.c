@@ -167,18 +167,27 @@ LM_EXPORT int lm_probe(struct lm_context *ctx, const char *kind, const struct lm
 		return lm__fail(LM_E_INVAL, "lm_probe: a length without its bytes");
 	memset(res, 0, sizeof *res);
 	uint64_t t0 = lm__now_ns();
-	struct candidate best = {0}, code[32];
-	size_t ncode = 0;
-	bool certain = false;
+	struct candidate best, code[32];
+	size_t ncode;
+	bool certain;
+again:
+	best = (struct candidate){0};
+	ncode = 0;
+	certain = false;
 	for (size_t i = 0; i < ctx->nsources && !certain; i++) {
 		struct lm__gen *g = atomic_load_explicit(&ctx->sources[i].gen, memory_order_acquire);
 		const struct lm__ikind *k;
 		if (!g || (r = lm__index_find_kind(&g->ix, kind, &k)) == LM_E_NOTFOUND)
 			continue;
+		/* A damaged index: read that directory's notes, and start over. */
+		if (r == LM_E_CORRUPT && lm__recover(ctx, i))
+			goto again;
 		if (r < 0)
 			return lm__fail(r, "index of %s: damaged kind table", ctx->sources[i].dir);
 		for (uint32_t ri = k->rules_first; ri < k->rules_first + k->nrules; ri++) {
 			const struct lm__irule *rule = lm__index_rule(&g->ix, ri);
+			if (!rule && lm__recover(ctx, i))
+				goto again;
 			if (!rule)
 				return lm__fail(LM_E_CORRUPT, "index of %s: probe rule %u is damaged",
 						ctx->sources[i].dir, ri);
@@ -189,6 +198,8 @@ LM_EXPORT int lm_probe(struct lm_context *ctx, const char *kind, const struct lm
 			}
 			if (!lm__rule_match(&g->ix, rule, in))
 				continue;
+			if (!lm__index_feat(&g->ix, rule->feat) && lm__recover(ctx, i))
+				goto again;
 			if (!lm__index_feat(&g->ix, rule->feat))
 				return lm__fail(LM_E_CORRUPT,
 						"index of %s: feature record %u is damaged",

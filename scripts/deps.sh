@@ -4,7 +4,8 @@
 # As root it runs apt-get; otherwise it prints the command to run.
 set -eu
 
-# command-or-file : Debian package
+# command, file or pkgconfig/MODULE : Debian package. nginx, sshd and openssl
+# are for vdisk's protocol tests, which run their own servers on loopback.
 needs="
 meson:meson
 ninja:ninja-build
@@ -14,6 +15,12 @@ python3:python3
 qemu-img:qemu-utils
 /usr/include/zlib.h:zlib1g-dev
 /usr/include/zstd.h:libzstd-dev
+pkgconfig/libcurl:libcurl4-openssl-dev
+pkgconfig/libssh:libssh-dev
+/usr/sbin/nginx:nginx-light
+/usr/sbin/sshd:openssh-server
+ssh-keygen:openssh-client
+openssl:openssl
 "
 case "${1:-}" in
 --valgrind) needs="$needs
@@ -26,6 +33,7 @@ for pair in $needs; do
 	what=${pair%%:*}
 	pkg=${pair#*:}
 	case $what in
+	pkgconfig/*) pkg-config --exists "${what#pkgconfig/}" 2>/dev/null && continue ;;
 	/*) [ -e "$what" ] && continue ;;
 	*) command -v "$what" >/dev/null 2>&1 && continue ;;
 	esac
@@ -37,6 +45,13 @@ if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
 	echo "Installing:$missing"
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
+	# Debian 13 has no nginx-light: its nginx is the small one.
+	case " $missing " in
+	*" nginx-light "*)
+		apt-cache show nginx-light >/dev/null 2>&1 ||
+			missing=$(echo "$missing" | sed 's/ nginx-light/ nginx/')
+		;;
+	esac
 	# shellcheck disable=SC2086
 	apt-get install -y -qq --no-install-recommends $missing
 else

@@ -41,6 +41,7 @@ struct frame {
 	bool local;
 	dev_t dev;
 	ino_t ino;
+	const char *name; /* remote sources: the URI */
 	struct frame *up;
 };
 static struct frame *opening;
@@ -149,13 +150,135 @@ static size_t scheme_len(const char *name)
 	return strncmp(name + n, "://", 3) ? 0 : n;
 }
 
+/*
+ * Protocol options, -o KEY=VALUE on the command line: the host knows every
+ * key, so that a misspelt one is a usage error before anything is opened,
+ * and which protocol modules take it, so that an option the image's
+ * protocol does not take is refused rather than ignored, while a backing
+ * file on another protocol gets only the options that apply to it. The
+ * modules check the values again: they trust no caller.
+ */
+enum opt_value { OV_PATH, OV_ONOFF, OV_YESNO, OV_SECONDS };
+static const struct protocol_option {
+	const char *key;
+	enum opt_value value;
+	const char *modules; /* the protocol modules that take it, space-separated */
+} protocol_options[] = {
+	{"sslverify", OV_ONOFF, "http"},
+	{"cacert", OV_PATH, "http"},
+	{"timeout", OV_SECONDS, "http sftp"},
+	{"connect_timeout", OV_SECONDS, "http sftp"},
+	{"identity", OV_PATH, "sftp"},
+	{"known_hosts", OV_PATH, "sftp"},
+	{"host_key_check", OV_YESNO, "sftp"},
+};
+#define N_PROTOCOL_OPTIONS (sizeof protocol_options / sizeof protocol_options[0])
+/* Ample for the keys above given each several times. */
+#define MAX_OPTIONS 64
+static const char *options[MAX_OPTIONS + 1];
+static unsigned n_options;
+
+static const struct protocol_option *find_option(const char *kv)
+{
+	size_t klen = strcspn(kv, "=");
+	for (size_t i = 0; i < N_PROTOCOL_OPTIONS; i++)
+		if (strlen(protocol_options[i].key) == klen &&
+		    !strncmp(protocol_options[i].key, kv, klen))
+			return &protocol_options[i];
+	return NULL;
+}
+
+/* Whether the space-separated list has word. */
+static bool has_word(const char *list, const char *word)
+{
+	size_t n = strlen(word);
+	for (const char *p = list; (p = strstr(p, word)); p += n)
+		if ((p == list || p[-1] == ' ') && (p[n] == ' ' || !p[n]))
+			return true;
+	return false;
+}
+
+int host_add_option(const char *kv, struct vdisk_err *err)
+{
+	const struct protocol_option *o = find_option(kv);
+	const char *eq = strchr(kv, '=');
+	if (!eq)
+		return fail(err, -EINVAL, "option %.80s: KEY=VALUE expected", kv);
+	if (!o) {
+		char known[256] = "";
+		for (size_t i = 0; i < N_PROTOCOL_OPTIONS; i++)
+			snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s",
+				 i ? ", " : "", protocol_options[i].key);
+		return fail(err, -EINVAL, "unknown option %.*s (known: %s)",
+			    (int)(eq - kv < 80 ? eq - kv : 80), kv, known);
+	}
+	const char *v = eq + 1;
+	bool ok = false;
+	switch (o->value) {
+	case OV_PATH:
+		ok = *v != 0;
+		break;
+	case OV_ONOFF:
+		ok = !strcmp(v, "on") || !strcmp(v, "off");
+		break;
+	case OV_YESNO:
+		ok = !strcmp(v, "yes") || !strcmp(v, "no");
+		break;
+	case OV_SECONDS: {
+		char *end;
+		errno = 0;
+		unsigned long x = v[0] >= '0' && v[0] <= '9' ? strtoul(v, &end, 10) : 0;
+		ok = x >= 1 && x <= 86400 && !errno && !*end;
+		break;
+	}
+	}
+	if (!ok)
+		return fail(err, -EINVAL, "option %s: bad value \"%.80s\" (%s)", o->key, v,
+			    o->value == OV_PATH	   ? "a file name"
+			    : o->value == OV_ONOFF ? "on or off"
+			    : o->value == OV_YESNO ? "yes or no"
+						   : "whole seconds, 1 to 86400");
+	if (n_options == MAX_OPTIONS)
+		return fail(err, -E2BIG, "more than %d -o options", MAX_OPTIONS);
+	options[n_options++] = kv;
+	return 0;
+}
+
+/* The protocol feature for the URI name; 0, LM_E_NOMATCH or another lazymod error. */
+static int find_protocol(const char *name, struct lm_probe_result *res)
+{
+	struct lm_probe_input in = {.size = UINT64_MAX, .name = name};
+	return lm_probe(vdisk_ctx, VDISK_KIND_PROTOCOL, &in, res);
+}
+
+int host_check_options(const char *name, struct vdisk_err *err)
+{
+	size_t slen = scheme_len(name);
+	struct lm_probe_result res;
+	if (!n_options)
+		return 0;
+	if (!slen || (slen == 4 && !strncmp(name, "file", 4)))
+		return fail(err, -EINVAL, "option %.*s does not apply to local files",
+			    (int)strcspn(options[0], "="), options[0]);
+	/* Loads nothing: the index's scheme rules decide. An unknown scheme is
+	 * reported when the image is opened. */
+	if (find_protocol(name, &res) < 0)
+		return 0;
+	for (unsigned i = 0; i < n_options; i++) {
+		const struct protocol_option *o = find_option(options[i]);
+		if (!has_word(o->modules, res.module))
+			return fail(err, -EINVAL,
+				    "option %s does not apply to %.*s:// (it is for %s)", o->key,
+				    (int)slen, name, o->modules);
+	}
+	return 0;
+}
+
 static int open_remote(struct source *s, size_t slen, struct vdisk_err *err)
 {
-	static const char *const no_options[] = {NULL};
-	struct lm_probe_input in = {.size = UINT64_MAX, .name = s->name};
 	struct lm_probe_result res;
 	const void *obj;
-	int r = lm_probe(vdisk_ctx, VDISK_KIND_PROTOCOL, &in, &res);
+	int r = find_protocol(s->name, &res);
 	if (r == LM_E_NOMATCH)
 		return fail(err, -EPROTONOSUPPORT, "no protocol module handles %.*s://", (int)slen,
 			    s->name);
@@ -168,9 +291,16 @@ static int open_remote(struct source *s, size_t slen, struct vdisk_err *err)
 	if (!p || p->abi != VDISK_PROTOCOL_ABI || !p->open || !p->close)
 		return fail(err, -EINVAL, "protocol module %s registers no valid protocol",
 			    res.module);
+	/* The options this protocol takes, in the order given: the last of a key wins. */
+	const char *mine[MAX_OPTIONS + 1];
+	unsigned n = 0;
+	for (unsigned i = 0; i < n_options; i++)
+		if (has_word(find_option(options[i])->modules, res.module))
+			mine[n++] = options[i];
+	mine[n] = NULL;
 	struct vdisk_source *src = NULL;
 	err->msg[0] = 0;
-	r = p->open(s->name, no_options, &src, err);
+	r = p->open(s->name, mine, &src, err);
 	if (r < 0) {
 		if (!err->msg[0])
 			fail(err, r, "%s", strerror(-r));
@@ -185,6 +315,36 @@ static int open_remote(struct source *s, size_t slen, struct vdisk_err *err)
 	s->src = src;
 	s->allocated = UINT64_MAX;
 	return 0;
+}
+
+/*
+ * Why the last pread of a protocol's source failed, from source_error:
+ * kept until the command shows it (host_take_source_error). The first
+ * cause is kept: later failures are usually its consequences.
+ */
+static char source_error_msg[VDISK_ERRLEN + 128];
+static bool source_error_pending;
+
+static void svc_source_error(struct vdisk_source *src, const char *msg)
+{
+	if (!msg || source_error_pending)
+		return;
+	const char *name = src && src->name ? src->name : "(source)";
+	snprintf(source_error_msg, sizeof source_error_msg, "%.120s: %.*s", name,
+		 VDISK_ERRLEN - 1, msg);
+	/* A protocol's message may quote what a server sent: printable only. */
+	for (char *p = source_error_msg; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	source_error_pending = true;
+}
+
+const char *host_take_source_error(void)
+{
+	if (!source_error_pending)
+		return NULL;
+	source_error_pending = false;
+	return source_error_msg;
 }
 
 /* ---- sources ---------------------------------------------------------------- */
@@ -323,8 +483,11 @@ static int open_image(const char *name, const char *format, unsigned depth, cons
 	if (r < 0)
 		goto out;
 	struct source *s = img->source;
-	for (struct frame *f = opening; s->local && f; f = f->up)
-		if (f->local && f->dev == s->dev && f->ino == s->ino) {
+	/* A remote file is known by its URI only: a loop through another
+	 * spelling of it still ends at VDISK_MAX_CHAIN. */
+	for (struct frame *f = opening; f; f = f->up)
+		if (s->local ? f->local && f->dev == s->dev && f->ino == s->ino
+			     : !f->local && !strcmp(f->name, s->name)) {
 			r = fail(err, -ELOOP, "the backing chain loops back to this file");
 			goto out;
 		}
@@ -343,7 +506,7 @@ static int open_image(const char *name, const char *format, unsigned depth, cons
 	if (r < 0)
 		goto out;
 
-	struct frame me = {s->local, s->dev, s->ino, opening};
+	struct frame me = {s->local, s->dev, s->ino, s->name, opening};
 	opening = &me;
 	err->msg[0] = 0;
 	r = img->fmt->open(s->src, depth, &img->state, err);
@@ -381,18 +544,106 @@ void image_close(struct vdisk_image *img)
 	free(img);
 }
 
+/* Whether name is a URI that a protocol module reads (not a path, not file://). */
+static bool is_remote(const char *name)
+{
+	size_t slen = scheme_len(name);
+	return slen && !(slen == 4 && !strncmp(name, "file", 4));
+}
+
+/* RFC 3986's remove_dot_segments on a path that starts with '/', in place. */
+static void remove_dot_segments(char *p)
+{
+	char *w = p;
+	const char *r = p;
+	bool dir = false; /* a dot segment ended the path: it names a directory */
+	while (*r == '/') {
+		const char *seg = r + 1;
+		size_t len = strcspn(seg, "/");
+		r = seg + len;
+		dir = false;
+		if (len == 1 && seg[0] == '.') {
+			dir = true;
+		} else if (len == 2 && seg[0] == '.' && seg[1] == '.') {
+			while (w > p && *--w != '/')
+				;
+			dir = true;
+		} else {
+			/* The output never outruns the input: w <= seg - 1. */
+			*w++ = '/';
+			memmove(w, seg, len);
+			w += len;
+		}
+	}
+	if (dir)
+		*w++ = '/';
+	*w = 0;
+}
+
+/*
+ * A backing file named in a remote image, against the image's URI: same
+ * scheme and host, the path relative to the image's directory (or, for an
+ * absolute path, from the root). The name is a file name, not a URI
+ * reference, so it is percent-encoded: "a b?.qcow2" must not end the path.
+ */
+static int resolve_remote(const char *base, const char *backing, char *out, size_t len)
+{
+	const char *auth = base + scheme_len(base) + 3;
+	const char *path = auth + strcspn(auth, "/?#");
+	const char *path_end = path + strcspn(path, "?#");
+	size_t keep; /* bytes of base kept: up to the last '/' of its path, included */
+	if (backing[0] == '/') {
+		keep = (size_t)(path - base);
+	} else {
+		const char *slash = NULL;
+		for (const char *p = path; p < path_end; p++)
+			if (*p == '/')
+				slash = p;
+		keep = slash ? (size_t)(slash + 1 - base) : (size_t)(path - base);
+	}
+	size_t w = 0;
+	if (keep >= len)
+		return -ENAMETOOLONG;
+	memcpy(out, base, keep);
+	w = keep;
+	if (backing[0] != '/' && (!keep || out[keep - 1] != '/')) {
+		if (w + 1 >= len)
+			return -ENAMETOOLONG;
+		out[w++] = '/';
+	}
+	for (const unsigned char *p = (const unsigned char *)backing; *p; p++) {
+		bool plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			     (*p >= '0' && *p <= '9') || strchr("-._~/", *p);
+		if (w + (plain ? 1 : 3) >= len)
+			return -ENAMETOOLONG;
+		if (plain)
+			out[w++] = (char)*p;
+		else
+			w += (size_t)snprintf(out + w, len - w, "%%%02X", *p);
+	}
+	out[w] = 0;
+	remove_dot_segments(out + (path - base));
+	return 0;
+}
+
 int resolve_backing(const char *base, const char *backing, char *out, size_t len)
 {
 	size_t dir = 0;
-	/* Absolute paths and URIs stand alone. */
-	if (backing[0] != '/' && !scheme_len(backing)) {
+	if (is_remote(base)) {
+		/* A remote image never makes vdisk read a local file. */
+		if (scheme_len(backing) && !is_remote(backing))
+			return -EPERM;
+		if (!scheme_len(backing))
+			return resolve_remote(base, backing, out, len);
+	} else if (backing[0] != '/' && !scheme_len(backing)) {
+		/* Absolute paths and URIs stand alone. */
 		size_t slen = scheme_len(base);
 		const char *from = slen ? base + slen + 3 : base;
 		const char *slash = strrchr(from, '/');
 		if (slash)
 			dir = (size_t)(slash - base) + 1;
 		else if (slen)
-			dir = strlen(base); /* "proto://host": its root */
+			dir = strlen(base); /* "file://host": its root */
 	}
 	int n = snprintf(out, len, "%.*s%s%s", (int)dir, base,
 			 dir && base[dir - 1] != '/' ? "/" : "", backing);
@@ -426,7 +677,12 @@ static int svc_open_backing(const char *base, const char *backing, const char *f
 		return -EINVAL;
 	if (!base || !backing || !*backing)
 		return fail(err, -EINVAL, "no backing file name");
-	if (resolve_backing(base, backing, path, sizeof path) < 0)
+	int r = resolve_backing(base, backing, path, sizeof path);
+	if (r == -EPERM)
+		return fail(err, -EPERM,
+			    "backing file %.80s: a remote image cannot name a local file",
+			    backing);
+	if (r < 0)
 		return fail(err, -ENAMETOOLONG, "backing file name %.80s...: too long", backing);
 	if (!host_follow_backing) {
 		struct vdisk_image *img = calloc(1, sizeof *img);
@@ -475,6 +731,7 @@ static const struct vdisk_services services = {
 	.image_read = svc_image_read,
 	.image_size = svc_image_size,
 	.image_close = image_close,
+	.source_error = svc_source_error,
 };
 
 /* ---- the context ---------------------------------------------------------------- */
@@ -530,6 +787,28 @@ static void load_everything(void)
 	free(l.v);
 }
 
+/*
+ * What lazymod has to say that a user should hear: warnings (an index that
+ * is missing, damaged or stale, and that vdisk reads the modules' notes
+ * instead) and errors. Debug traces go to stderr through LAZYMOD_DEBUG.
+ */
+static void log_warning(void *data, int priority, const char *file, int line, const char *fn,
+			const char *format, va_list args)
+{
+	(void)data, (void)file, (void)line, (void)fn;
+	if (priority > LM_LOG_WARNING) {
+		if (getenv("LAZYMOD_DEBUG")) {
+			fputs("lazymod: debug: ", stderr);
+			vfprintf(stderr, format, args);
+			fputc('\n', stderr);
+		}
+		return;
+	}
+	fprintf(stderr, "vdisk: %s: ", priority <= LM_LOG_ERR ? "error" : "warning");
+	vfprintf(stderr, format, args);
+	fputc('\n', stderr);
+}
+
 int host_start(struct vdisk_err *err)
 {
 	/*
@@ -543,6 +822,7 @@ int host_start(struct vdisk_err *err)
 		.iface_major = VDISK_IFACE_MAJOR,
 		.iface_minor = VDISK_IFACE_MINOR,
 		.host = &services,
+		.log = log_warning,
 	};
 	int r = lm_context_new(&o, &vdisk_ctx);
 	if (r < 0)

@@ -53,6 +53,25 @@ struct source {
 	int fd;
 };
 
+/*
+ * Protocol options (-o KEY=VALUE). host_add_option keeps kv (not copied: it
+ * must outlive the run, as argv does) after checking that the key is known
+ * and the value well-formed; -EINVAL otherwise, with err saying why (a
+ * usage error). host_check_options, once the context exists, checks that
+ * the protocol of image `name` takes every option given (it loads nothing);
+ * -EINVAL otherwise. Each remote source opened, backing files included,
+ * gets the options its protocol takes.
+ */
+int host_add_option(const char *kv, struct vdisk_err *err);
+int host_check_options(const char *name, struct vdisk_err *err);
+
+/*
+ * A protocol's cause of a failed read ("URI: the file changed on the
+ * server ..."), reported through the source_error service; NULL when none
+ * is pending. Taking it clears it.
+ */
+const char *host_take_source_error(void);
+
 int source_open(const char *name, struct source **out, struct vdisk_err *err);
 void source_close(struct source *s);
 /* Which format src holds, by lm_probe over its first and last bytes. */
@@ -80,8 +99,12 @@ void image_close(struct vdisk_image *img);
 
 /*
  * Where a backing file recorded as `backing` in the image named `base`
- * is: relative names are relative to base's directory. Returns 0, or
- * -ENAMETOOLONG when it does not fit in len bytes.
+ * is: relative names are relative to base's directory. In a remote image
+ * (a URI a protocol module reads), every name without a scheme is on the
+ * same server: relative to the image's directory, or from the server's
+ * root when absolute, percent-encoded. Returns 0, -ENAMETOOLONG when it
+ * does not fit in len bytes, or -EPERM when a remote image names a local
+ * file (file://...), which vdisk never opens for it.
  */
 int resolve_backing(const char *base, const char *backing, char *out, size_t len);
 

@@ -3,10 +3,10 @@
  * vdisk - reads virtual disk images; every format, protocol and codec is a
  * lazymod module, loaded the first time an image needs it.
  *
- *   vdisk info [--json] [-f FMT] IMAGE
- *   vdisk probe IMAGE
- *   vdisk cat [-f FMT] IMAGE
- *   vdisk convert [-p] [-f FMT] [-O raw] IMAGE OUTPUT
+ *   vdisk info [--json] [-f FMT] [-o KEY=VALUE]... IMAGE
+ *   vdisk probe [-o KEY=VALUE]... IMAGE
+ *   vdisk cat [-f FMT] [-o KEY=VALUE]... IMAGE
+ *   vdisk convert [-p] [-f FMT] [-O raw] [-o KEY=VALUE]... IMAGE OUTPUT
  *   vdisk formats [--json]
  *
  * This file is the command line and the output; image.c opens images.
@@ -52,16 +52,16 @@ static const char help_text[] =
 	"is loaded the first time an image needs it.\n"
 	"\n"
 	"Commands:\n"
-	"  info [--json] [-f FMT] IMAGE\n"
+	"  info [--json] [-f FMT] [-o KEY=VALUE]... IMAGE\n"
 	"      Shows the image's format, virtual size, size on disk, cluster size,\n"
 	"      backing file and format, compression and format-specific fields.\n"
 	"      Backing files are named, not opened (as with qemu-img info).\n"
-	"  probe IMAGE\n"
+	"  probe [-o KEY=VALUE]... IMAGE\n"
 	"      Names the format probing finds, its score and the rule that decided.\n"
 	"      Only formats whose rules cannot decide have their module loaded.\n"
-	"  cat [-f FMT] IMAGE\n"
+	"  cat [-f FMT] [-o KEY=VALUE]... IMAGE\n"
 	"      Writes the guest's bytes to standard output.\n"
-	"  convert [-p] [-f FMT] [-O raw] IMAGE OUTPUT\n"
+	"  convert [-p] [-f FMT] [-O raw] [-o KEY=VALUE]... IMAGE OUTPUT\n"
 	"      Writes the guest's bytes to OUTPUT as a raw image. A regular file is\n"
 	"      left sparse: nothing is written where the guest reads zeros.\n"
 	"  formats [--json]\n"
@@ -74,14 +74,32 @@ static const char help_text[] =
 	"  -f, --format=FMT         the image's format (qcow2, vmdk, raw, ...); without\n"
 	"                           it the format is probed from the image's bytes\n"
 	"      --json               JSON output; info uses qemu-img's key names\n"
+	"  -o, --option=KEY=VALUE   an option of the image's protocol (repeatable; see\n"
+	"                           below)\n"
 	"  -O, --output-format=raw  convert's output format; only raw is supported\n"
 	"  -p, --progress           convert draws a progress bar on standard error when\n"
 	"                           it is a terminal\n"
 	"  -h, --help               shows this text and exits\n"
 	"  -V, --version            shows the versions and the module mode and exits\n"
 	"\n"
-	"IMAGE is a file name, or a URI when a protocol module handles its scheme.\n"
-	"Relative backing file names are relative to the image that names them.\n"
+	"IMAGE is a file name, or a URI when a protocol module handles its scheme:\n"
+	"http://, https:// (range requests) and sftp://[USER@]HOST[:PORT]/PATH (also\n"
+	"ssh://). Relative backing file names are relative to the image that names\n"
+	"them; in a remote image they name files on the same server.\n"
+	"\n"
+	"Protocol options (-o KEY=VALUE; an option the protocol does not take is an\n"
+	"error):\n"
+	"  sslverify=on|off         http(s): check the server's certificate (on)\n"
+	"  cacert=PATH              http(s): trust the CA certificates in PATH\n"
+	"  timeout=S                http(s): longest time for one request (none; a\n"
+	"                           request idle for 60 s fails); sftp: longest wait\n"
+	"                           for the server (60)\n"
+	"  connect_timeout=S        longest time to connect (30)\n"
+	"  identity=PATH            sftp: log in with this private key only (default:\n"
+	"                           the agent, then ~/.ssh's keys)\n"
+	"  known_hosts=PATH         sftp: the known hosts file (~/.ssh/known_hosts)\n"
+	"  host_key_check=yes|no    sftp: check the server's host key (yes)\n"
+	"\n"
 	"cat stops quietly, with status 0, when its reader goes away.\n"
 	"\n"
 	"Exit status: 0 on success, 1 on an error, 2 on a usage error.\n"
@@ -107,6 +125,11 @@ __attribute__((format(printf, 2, 3))) static int file_error(const char *file, co
 	vfprintf(stderr, fmt, ap);
 	fputc('\n', stderr);
 	va_end(ap);
+	/* The cause a protocol gave for the read that failed, which the
+	 * format driver could not know. */
+	const char *cause = host_take_source_error();
+	if (cause)
+		fprintf(stderr, "vdisk: %s\n", cause);
 	return EXIT_FAILURE;
 }
 
@@ -137,11 +160,13 @@ struct opts {
 	bool json;
 	bool progress;
 	bool help;
+	bool has_options; /* -o given: host_add_option kept them */
 };
 
 static const struct option all_options[] = {
 	{"format", required_argument, NULL, 'f'},
 	{"output-format", required_argument, NULL, 'O'},
+	{"option", required_argument, NULL, 'o'},
 	{"progress", no_argument, NULL, 'p'},
 	{"json", no_argument, NULL, OPT_JSON},
 	{"help", no_argument, NULL, 'h'},
@@ -185,6 +210,13 @@ static int parse_options(int argc, char **argv, const char *allowed, struct opts
 		case 'O':
 			o->out_format = optarg;
 			break;
+		case 'o': {
+			struct vdisk_err err = {""};
+			if (host_add_option(optarg, &err) < 0)
+				return usage_error("%s: %s", argv[0], err.msg);
+			o->has_options = true;
+			break;
+		}
 		case 'p':
 			o->progress = true;
 			break;
@@ -243,6 +275,9 @@ static int prepare(int argc, char **argv, const char *allowed, struct opts *o,
 		fprintf(stderr, "vdisk: %s\n", err.msg);
 		return EXIT_FAILURE;
 	}
+	/* Operand 0 is the image for every command that takes -o. */
+	if (o->has_options && host_check_options(argv[optind], &err) < 0)
+		return usage_error("%s: %s", argv[0], err.msg);
 	return -1;
 }
 
@@ -441,7 +476,7 @@ static int cmd_info(int argc, char **argv)
 {
 	static const char *const names[] = {"IMAGE"};
 	struct opts o = {0};
-	int r = prepare(argc, argv, "fj", &o, names, 1);
+	int r = prepare(argc, argv, "fjo", &o, names, 1);
 	if (r >= 0)
 		return r;
 	const char *name = argv[optind];
@@ -468,7 +503,7 @@ static int cmd_probe(int argc, char **argv)
 {
 	static const char *const names[] = {"IMAGE"};
 	struct opts o = {0};
-	int r = prepare(argc, argv, "", &o, names, 1);
+	int r = prepare(argc, argv, "o", &o, names, 1);
 	if (r >= 0)
 		return r;
 	const char *name = argv[optind];
@@ -650,7 +685,7 @@ static int cmd_cat(int argc, char **argv)
 {
 	static const char *const names[] = {"IMAGE"};
 	struct opts o = {0};
-	int r = prepare(argc, argv, "f", &o, names, 1);
+	int r = prepare(argc, argv, "fo", &o, names, 1);
 	if (r >= 0)
 		return r;
 	const char *name = argv[optind];
@@ -669,7 +704,7 @@ static int cmd_convert(int argc, char **argv)
 {
 	static const char *const names[] = {"IMAGE", "OUTPUT"};
 	struct opts o = {0};
-	int r = prepare(argc, argv, "pfO", &o, names, 2);
+	int r = prepare(argc, argv, "pfOo", &o, names, 2);
 	if (r >= 0)
 		return r;
 	const char *name = argv[optind], *out = argv[optind + 1];

@@ -131,6 +131,12 @@ struct vdisk_services {
 			  struct vdisk_err *err);
 	uint64_t (*image_size)(struct vdisk_image *image);
 	void (*image_close)(struct vdisk_image *image);
+	/* A protocol's cause for the pread of src that is failing: pread can
+	 * return only an errno value, which the format driver then reports
+	 * without knowing why ("HTTP error 503", "the file changed on the
+	 * server"). The host copies msg and shows it after the driver's error.
+	 * Check `size` before calling: older hosts lack it. */
+	void (*source_error)(struct vdisk_source *src, const char *msg);
 };
 
 /* Longest backing chain vdisk follows. */
