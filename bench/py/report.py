@@ -7,10 +7,7 @@
 Every figure in the report is computed here from the CSVs in RESULTS; the
 only numbers written in this file are the goals (from the issue) and the
 reference figures of /work/shared/DESIGN.md they are compared with. A
-section whose CSV is missing says "not measured" instead of a figure; the
-sections planned for later (vdisk against qemu-img, http, GStreamer) say
-"not measured yet" until their scripts exist (bench/sections/) and a
-renderer is added to SECTIONS below.
+section whose CSV is missing says "not measured" instead of a figure.
 """
 import os
 import sys
@@ -30,6 +27,10 @@ GOAL_GETLOAD_RATIO = 1.10        # getting a feature that must be loaded / dlope
 GOAL_PROBE_US = 20.0             # probing 1000 declarative rules
 GOAL_INDEX_MS = 100.0            # indexing 1000 modules
 GOAL_PSS_RATIO = 1.2             # PSS per process / (index size / 16)
+REF_SEEDS = ("libraries at start-up 142 → 128, loader time 65 → 20 ms, total 85 → 40 ms")
+                                 # DESIGN.md: QEMU 2015 (seed 000), eager → modular
+GOAL_VDISK_QEMU_RATIO = 0.5      # vdisk info (lazy) / qemu-img info, local qcow2, wall
+GOAL_GST_RATIO = 0.2             # lazymod context + one loaded feature / gst_init + one element
 BUDGET_S = 15 * 60               # make bench, whole
 
 G_LAZY = (f"lazy: ready time (exec→ready) at N=1000 within {GOAL_LAZY_READY_RATIO:.2f}× of "
@@ -44,6 +45,11 @@ G_GETLOAD = (f"getting a feature that must be loaded at most {GOAL_GETLOAD_RATIO
 G_INDEX = f"indexing 1000 modules at most {GOAL_INDEX_MS:.0f} ms"
 G_PSS = (f"PSS of the index per process at 16 processes within {GOAL_PSS_RATIO:.1f}× of its "
          "size / 16")
+
+G_VDISK = (f"vdisk info on a local qcow2, lazy mode, at most {GOAL_VDISK_QEMU_RATIO}× the wall "
+           "time of qemu-img info on the same image, with fewer libraries loaded")
+G_GST = (f"lazymod context plus one loaded feature at most {GOAL_GST_RATIO}× GStreamer's gst_init "
+         "plus one element (warm cache, an index as large as the registry)")
 
 MODE_NAMES = {"eager": "eager link", "dlopen-all": "dlopen-all", "lazy": "lazy",
               "builtin": "built-in"}
@@ -582,24 +588,264 @@ def section_memory(rp):
             GOAL_PSS_RATIO)
 
 
-# ---- later sections -------------------------------------------------------------
+# ---- 4-6. vdisk, http, GStreamer ------------------------------------------------------
 
-def section_later(rp):
-    rp.add("## 4. Not measured yet", "",
-           "These need vdisk, which is being finished; each will be one more script in "
-           "`bench/sections/` and one more renderer in `bench/py/report.py`.", "")
-    for title, csv_name in (
-            ("vdisk against `qemu-img` (info, convert) in its four modes", "vdisk.csv"),
-            ("vdisk over http (libcurl module loaded on demand)", "http.csv"),
-            ("the GStreamer registry (gst_init) against a lazymod index", "gstreamer.csv")):
-        present = stats.read(rp.res, csv_name) is not None
-        rp.add(f"- {title}: "
-               + ("results exist (`" + csv_name + "`) but this report has no renderer for them "
-                  "yet." if present else "not measured yet."))
-    rp.add("")
+VDISK_CELLS = ["qemu-img", "lazy", "eager", "builtin", "dlopen-all"]
+VDISK_NAMES = {"qemu-img": "`qemu-img info`", "lazy": "vdisk, lazy", "eager": "vdisk, eager link",
+               "builtin": "vdisk, built-in", "dlopen-all": "vdisk, dlopen-all"}
 
 
-SECTIONS = [section_startup, section_lookup, section_memory, section_later]
+def loader(res, name):
+    """From an lddebug.py CSV: {cell: {'objects': n, 'objects_startup': n,
+    'time': {round: ns}, 'relocs': Summary, 'relative': Summary, 'final': Summary}},
+    and the TSC rate used (cycles per ns) or None."""
+    rows = stats.read(res, name)
+    if rows is None:
+        return None, None
+    mach = stats.keyvals(res, "vdisk-machine.csv") or {}
+    tsc = float(mach["tsc_per_ns"]) if mach.get("tsc_per_ns") else None
+    per_unit = {"cycles": (1 / tsc) if tsc else float("nan"), "ns": 1.0, "us": 1e3,
+                "ms": 1e6, "s": 1e9}
+    out = {}
+    vals = {}
+    for r in rows:
+        c = out.setdefault(r["cell"], {"time": {}})
+        v = vals.setdefault(r["cell"], {"relocs": [], "relative": [], "final": []})
+        if r["status"] != "0":
+            continue
+        if r["phase"] == "warm":
+            c["objects"] = int(r["objects"])
+            c["objects_startup"] = int(r["objects_startup"])
+            continue
+        if r["loader_time"]:
+            c["time"][int(r["round"])] = float(r["loader_time"]) * per_unit.get(
+                r["loader_unit"], float("nan"))
+            c["unit"] = r["loader_unit"]
+        for k, col in (("relocs", "relocs"), ("relative", "relative_relocs"),
+                       ("final", "final_relocs")):
+            if r[col]:
+                v[k].append(int(r[col]))
+    for cell, v in vals.items():
+        for k, xs in v.items():
+            out[cell][k] = Summary(xs)
+    return out, tsc
+
+
+def count(s):
+    """A count's median (its spread when it varies)."""
+    if s is None or s.n == 0:
+        return "—"
+    if s.p25 == s.p75:
+        return f"{s.median:.0f}"
+    return f"{s.median:.0f} ({s.p25:.0f} – {s.p75:.0f})"
+
+
+def vdisk_table(rp, wall, ld, prefix):
+    rows = []
+    for c in VDISK_CELLS:
+        w = wall.get(f"{prefix}/{c}")
+        l = (ld or {}).get(f"{prefix}/{c}", {})
+        if not w:
+            continue
+        rows.append([VDISK_NAMES[c], spread(Summary(w.values())),
+                     l.get("objects", "?"), l.get("objects_startup", "?"),
+                     count(l.get("final")), count(l.get("relative")),
+                     spread(Summary(l["time"].values())) if l.get("time") else "—"])
+    rp.add(*table(["command", "spawn→exit", "objects mapped", "of them at start-up",
+                   "symbol relocations", "relative relocations (start-up)",
+                   "loader start-up time"], rows))
+
+
+def vdisk_ratios(rp, wall, ld, prefix):
+    q = wall.get(f"{prefix}/qemu-img")
+    rows = []
+    R = {}
+    for c in VDISK_CELLS[1:]:
+        w = wall.get(f"{prefix}/{c}")
+        if not w or not q:
+            continue
+        R[c] = Summary(stats.pair_ratios(w, q))
+        rows.append([VDISK_NAMES[c], ratio(R[c])])
+    rp.add("Each vdisk mode against `qemu-img info` (median of the per-round ratios of "
+           "spawn→exit, p25 – p75):", "")
+    rp.add(*table(["command", "÷ qemu-img"], rows))
+    return R
+
+
+def vdisk_method(rp, wall, ld, tsc, what):
+    runs = min(len(v) for v in wall.values())
+    ldruns = min((len(c["time"]) for c in ld.values()), default=0) if ld else 0
+    rp.add(f"`info` on {what}, vdisk in its four modes and `qemu-img` "
+           f"({len(wall)} cells). vdisk is built optimised in bench's own directories "
+           "(`build-bench-<mode>/`, `-Dbuildtype=release -Dmodules=<mode>`). *spawn→exit* is "
+           f"the wall time of a process per run (`bench/src/runcells.c`), {runs} rounds after "
+           "warm-up, every cell once a round, the order reversed every other round, lazy "
+           "between qemu-img and eager. The loader's figures come from other runs, "
+           f"interleaved the same way (`bench/py/lddebug.py`): *objects mapped* counts the "
+           "objects the loader mapped under `LD_DEBUG=files` (its \"generating link map\" "
+           "lines: every shared object and every dlopened module; not the executable, the "
+           "loader or the vDSO), *of them at start-up* those before the first `dlopen`; "
+           f"under `LD_DEBUG=statistics` ({ldruns} rounds), *symbol relocations* is glibc's "
+           "final number of relocations (start-up's and every later `dlopen`'s, summed by "
+           "glibc), *relative relocations* its start-up count, and *loader start-up time* its "
+           "\"total startup time in dynamic loader\""
+           + (f", counted in TSC cycles and turned into time at the TSC's measured "
+              f"{num(tsc)} cycles a ns (`bench/src/tscfreq.c`)." if tsc else "."), "")
+
+
+def section_vdisk(rp):
+    rp.add("## 4. vdisk beside qemu-img: `info` on a local qcow2", "")
+    wall, _, _ = stats.spawned(rp.res, "vdisk.csv", key=None)
+    if not wall:
+        rp.add("Not measured (no `vdisk.csv`).", "")
+        rp.goal(G_VDISK, "—", None)
+        return
+    ld, tsc = loader(rp.res, "vdisk-ld.csv")
+    vdisk_method(rp, wall, ld or {}, tsc, "one local qcow2 image (1 GiB virtual, 8 MiB of data, "
+                 "made with `qemu-img` in `bench/results/vdisk/`)")
+    vdisk_table(rp, wall, ld, "vdisk")
+    R = vdisk_ratios(rp, wall, ld, "vdisk")
+
+    # The seeds' table, on vdisk: eager -> lazy.
+    e, l = (ld or {}).get("vdisk/eager"), (ld or {}).get("vdisk/lazy")
+    we, wl = wall.get("vdisk/eager"), wall.get("vdisk/lazy")
+    if e and l and we and wl:
+        lt = Summary(stats.pair_ratios(l["time"], e["time"]))
+        tt = Summary(stats.pair_ratios(wl, we))
+        rp.add(f"The seeds' table (QEMU 2015: {REF_SEEDS}, in /work/shared/DESIGN.md), "
+               "reproduced on vdisk, "
+               "eager link → lazy; the last column is lazy ÷ eager, pair by pair:", "")
+        rp.add(*table(["", "eager link", "lazy", "lazy ÷ eager"], [
+            ["libraries at start-up", e["objects_startup"], l["objects_startup"],
+             num(l["objects_startup"] / e["objects_startup"])],
+            ["loader time", dur(Summary(e["time"].values()).median),
+             dur(Summary(l["time"].values()).median), ratio(lt)],
+            ["total time (spawn→exit)", dur(Summary(we.values()).median),
+             dur(Summary(wl.values()).median), ratio(tt)]]))
+
+    lz = R.get("lazy")
+    q, l = (ld or {}).get("vdisk/qemu-img", {}), (ld or {}).get("vdisk/lazy", {})
+    if lz:
+        fewer = "objects" in q and "objects" in l and l["objects"] < q["objects"]
+        why = ("qemu-img links its libraries (glib, gnutls, zstd, ...) at start-up; vdisk in "
+               "lazy mode maps liblazymod, the C library and the one format module it needs. "
+               "If the ratio misses, the difference left is process creation and exit, which "
+               "both pay alike: a quieter machine, where both shrink to their CPU cost, would "
+               "show the ratio of the work itself.")
+        rp.goal(G_VDISK,
+                f"{ratio(lz)} ({dur(Summary(wall['vdisk/lazy'].values()).median)} against "
+                f"{dur(Summary(wall['vdisk/qemu-img'].values()).median)}); objects mapped "
+                f"{l.get('objects', '?')} against {q.get('objects', '?')}",
+                lz.median <= GOAL_VDISK_QEMU_RATIO and fewer, why, lz, GOAL_VDISK_QEMU_RATIO)
+    else:
+        rp.goal(G_VDISK, "—", None)
+
+
+def section_http(rp):
+    rp.add("## 5. vdisk beside qemu-img: `info` over http", "")
+    wall, _, _ = stats.spawned(rp.res, "http.csv", key=None)
+    if not wall:
+        rp.add("Not measured (no `http.csv`).", "")
+        return
+    ld, tsc = loader(rp.res, "http-ld.csv")
+    vdisk_method(rp, wall, ld or {}, tsc,
+                 "a qcow2 image (1 GiB virtual, 8 MiB of data) served by nginx on 127.0.0.1 "
+                 "(started by the section on a free port with a generated configuration, "
+                 "stopped at its end); qemu-img reads it through its curl block driver "
+                 "(Debian's qemu-block-extra, loaded as a module), vdisk through its http "
+                 "module (libcurl)")
+    vdisk_table(rp, wall, ld, "http")
+    vdisk_ratios(rp, wall, ld, "http")
+
+
+def section_gstreamer(rp):
+    rp.add("## 6. A peer: GStreamer's registry against a lazymod index", "")
+    info = stats.keyvals(rp.res, "gstreamer-info.csv") or {}
+    vals, _, warm = stats.spawned(rp.res, "gstreamer.csv")
+    wall, _, _ = stats.spawned(rp.res, "gstreamer.csv", key=None)
+    if not vals:
+        rp.add("Not measured (no `gstreamer.csv`).", "")
+        rp.goal(G_GST, "—", None)
+        return
+    runs = min(len(v) for v in vals.values())
+
+    def objs(cell):
+        o = [w.get("objs") for w in warm.get(cell, []) if w.get("objs")]
+        return o[-1] if o else "?"
+
+    rp.add(f"GStreamer {info.get('gst_version', '?')} with its base and good plugins: its "
+           f"registry holds {info.get('plugins', '?')} plugins and {info.get('features', '?')} "
+           "features (counted through the registry API by `bench/src/gstpeer.c`). "
+           f"`bench/py/gstsynth.py` generates as many lazymod modules "
+           f"({info.get('lm_modules', '?')}, each linked against a library of its own) with as "
+           f"many features ({info.get('lm_features', '?')}), and `lazymod index` indexes them. "
+           f"Warm cache on both sides: the registry file exists "
+           f"({num(int(info.get('registry_bytes', 0)) / 1024)} KiB, in an `XDG_CACHE_HOME` of "
+           f"the bench's own), as does the index ({num(int(info.get('index_bytes', 0)) / 1024)} "
+           "KiB). *GStreamer*: `gst_init` then `gst_element_factory_make` of "
+           f"`{info.get('element', '?')}` (plugins-good, in `{info.get('element_plugin', '?')}`, "
+           "which must load). *lazymod*: `lm_context_new` over the index, then `lm_get` of "
+           f"`{info.get('lm_feature', '?')}`, whose module (and its library) must load. Each "
+           "side is its own executable linked against its library only; a process per run, "
+           f"the two alternating, {runs} runs each after warm-up. *in-process* is from just "
+           "before the first call to the element or feature in hand; *spawn→exit* the whole "
+           "process; *objects mapped* from `dl_iterate_phdr` when done.", "")
+    rows = []
+    for cell, label in (("gst/element", "GStreamer: gst_init + one element"),
+                        ("gst/lazymod", "lazymod: context + one loaded feature")):
+        if cell in vals:
+            rows.append([label, spread(Summary(vals[cell].values())),
+                         spread(Summary(wall[cell].values())), objs(cell)])
+    rp.add(*table(["", "in-process", "spawn→exit", "objects mapped"], rows))
+    if "gst/element" in vals and "gst/lazymod" in vals:
+        r = Summary(stats.pair_ratios(vals["gst/lazymod"], vals["gst/element"]))
+        rw = Summary(stats.pair_ratios(wall["gst/lazymod"], wall["gst/element"]))
+        rp.add(f"lazymod ÷ GStreamer, pair by pair: in-process {ratio(r)}, spawn→exit "
+               f"{ratio(rw)}.", "")
+        why = ("`gst_init` reads the whole registry (every plugin's and feature's record) "
+               "into objects and stats every plugin file to check it; lazymod maps the index "
+               "and reads only what a lookup touches. What is left on the lazymod side is the "
+               "module's load (`dlopen` of it and its library; see §2.4).")
+        rp.goal(G_GST, f"{ratio(r)} in-process "
+                f"({dur(Summary(vals['gst/lazymod'].values()).median)} against "
+                f"{dur(Summary(vals['gst/element'].values()).median)})",
+                r.median <= GOAL_GST_RATIO, why, r, GOAL_GST_RATIO)
+
+    rb, cpu, _ = stats.spawned(rp.res, "gstreamer-rebuild.csv", key=None)
+    rp.add("### 6.1 Rebuilding the registry and the index", "")
+    if not rb:
+        rp.add("Not measured (no `gstreamer-rebuild.csv`).", "")
+        return
+    op = {}
+    for r in stats.read(rp.res, "gstreamer-rebuild.csv"):
+        o = stats.kv(r["out"]).get("op")
+        if r["phase"] == "run" and r["status"] == "0" and o:
+            op.setdefault(r["cell"], {})[int(r["round"])] = int(o)
+    rows = []
+    for cell, label, what in (
+            ("rebuild/gst", "GStreamer: registry file deleted, then `gst_init`",
+             (op or {}).get("rebuild/gst")),
+            ("rebuild/lazymod", f"`lazymod index -o COPY` over the {info.get('lm_modules', '?')} "
+             "modules", None)):
+        if cell in rb:
+            rows.append([label, spread(Summary(rb[cell].values())),
+                         spread(Summary(v * 1e3 for v in cpu[cell].values())),
+                         spread(Summary(what.values())) if what else "—"])
+    rp.add("A process per run, alternating, "
+           f"{min(len(v) for v in rb.values())} runs each after warm-up. GStreamer rebuilds "
+           "by loading every plugin (in its `gst-plugin-scanner` helper when it can); CPU is "
+           "`wait4`'s user + system time, which includes the children the process waited "
+           "for; `lazymod index` reads "
+           "every module's notes without loading any and writes the index atomically with "
+           "`fsync`.", "")
+    rp.add(*table(["", "spawn→exit", "CPU", "`gst_init` alone"], rows))
+    if "rebuild/gst" in rb and "rebuild/lazymod" in rb:
+        r = Summary(stats.pair_ratios(rb["rebuild/lazymod"], rb["rebuild/gst"]))
+        rp.add(f"lazymod ÷ GStreamer, spawn→exit pair by pair: {ratio(r)}.", "")
+
+
+SECTIONS = [section_startup, section_lookup, section_memory, section_vdisk, section_http,
+            section_gstreamer]
 
 
 # ---- the document --------------------------------------------------------------
