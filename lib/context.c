@@ -70,6 +70,7 @@ static void gen_free(struct lm__gen *g)
 		free(g->heap);
 		free(g->mods);
 		free(g->objs);
+		free((void *)g->ix.ok);
 		free(g);
 		g = prev;
 	}
@@ -83,11 +84,13 @@ static struct lm__gen *gen_new(const struct lm__index *ix, void *map, size_t map
 		g->ix = *ix;
 		g->mods = lm__calloc(ix->h->nmods ? ix->h->nmods : 1, sizeof *g->mods);
 		g->objs = lm__calloc(ix->h->nfeats ? ix->h->nfeats : 1, sizeof *g->objs);
+		g->ix.ok = lm__calloc((size_t)ix->h->nfeats + ix->h->nrules + 1, 1);
 	}
-	if (!g || !g->mods || !g->objs) {
+	if (!g || !g->mods || !g->objs || !g->ix.ok) {
 		if (g) {
 			free(g->mods);
 			free(g->objs);
+			free((void *)g->ix.ok);
 			free(g);
 		}
 		return NULL;

@@ -53,6 +53,7 @@ static bool section_ok(const struct lm__ihdr *h, size_t size, uint32_t off, uint
 
 int lm__index_open(struct lm__index *ix, const void *base, size_t size, char *why, size_t whylen)
 {
+	/* ix->ok is the caller's to set, after the header is checked. */
 	const struct lm__ihdr *h = base;
 	memset(ix, 0, sizeof *ix);
 	if (size < sizeof *h)
@@ -127,15 +128,30 @@ static uint32_t record_crc(const void *rec, size_t len, size_t crc_off)
 	return lm__crc32c(0, tmp, len);
 }
 
+/* Whether record `slot` of ix->ok was verified before; marks it when now is. */
+static bool verified(const struct lm__index *ix, size_t slot)
+{
+	return ix->ok && atomic_load_explicit(&ix->ok[slot], memory_order_relaxed);
+}
+
+static void mark_verified(const struct lm__index *ix, size_t slot)
+{
+	if (ix->ok)
+		atomic_store_explicit(&ix->ok[slot], 1, memory_order_relaxed);
+}
+
 const struct lm__ifeat *lm__index_feat(const struct lm__index *ix, uint32_t i)
 {
 	if (i >= ix->h->nfeats)
 		return NULL;
 	const struct lm__ifeat *f = (const void *)(ix->base + ix->h->feats_off + (size_t)i * sizeof *f);
+	if (verified(ix, i))
+		return f;
 	uint32_t crc = record_crc(f, sizeof *f, offsetof(struct lm__ifeat, crc));
 	if (!crc_str(ix, f->kind, &crc) || !crc_str(ix, f->name, &crc) || crc != f->crc ||
 	    f->mod >= ix->h->nmods)
 		return NULL;
+	mark_verified(ix, i);
 	return f;
 }
 
@@ -175,6 +191,8 @@ const struct lm__irule *lm__index_rule(const struct lm__index *ix, uint32_t i)
 	if (i >= ix->h->nrules)
 		return NULL;
 	const struct lm__irule *r = (const void *)(ix->base + ix->h->rules_off + (size_t)i * sizeof *r);
+	if (verified(ix, (size_t)ix->h->nfeats + i))
+		return r;
 	uint32_t crc = record_crc(r, sizeof *r, offsetof(struct lm__irule, crc));
 	/* The writer never makes longer patterns, nor empty magic. */
 	if (r->len > LM__MAX_RULE_BYTES ||
@@ -191,6 +209,7 @@ const struct lm__irule *lm__index_rule(const struct lm__index *ix, uint32_t i)
 	}
 	if (crc != r->crc || r->feat >= ix->h->nfeats)
 		return NULL;
+	mark_verified(ix, (size_t)ix->h->nfeats + i);
 	return r;
 }
 

@@ -205,6 +205,13 @@ struct lm__index {
 	const unsigned char *base;
 	size_t size;
 	const struct lm__ihdr *h;
+	/*
+	 * Optional: a byte per feature record, then per rule record, set once
+	 * the record's checksum was verified, so that later lookups skip it.
+	 * The image never changes under its readers: an index is replaced by
+	 * renaming a new file over it, never rewritten in place.
+	 */
+	_Atomic unsigned char *ok;
 };
 /* Checks the header of image [base, base+size): O(1). */
 int lm__index_open(struct lm__index *ix, const void *base, size_t size, char *why, size_t whylen);
