@@ -315,4 +315,101 @@ TEST(thousands_of_rules)
 	free(set.rules);
 }
 
+/* Reads a file of the source tree (fuzz/regressions/...) into *img. */
+static void read_source_file(const char *rel, struct lm__buf *img)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/%s", getenv("LAZYMOD_SOURCE"), rel);
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		FAIL("%s: %s", path, strerror(errno));
+	*img = (struct lm__buf){0};
+	char chunk[4096];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+		lm__buf_append(img, chunk, n);
+	fclose(f);
+}
+
+/* Indexes the fuzzers made: valid checksums, a rule the writer never makes. */
+TEST(fuzz_regressions_rules)
+{
+	static const char *const files[] = {"fuzz/regressions/index/rule-len-wrap",
+					    "fuzz/regressions/index/empty-magic-rule"};
+	for (size_t k = 0; k < 2; k++) {
+		struct lm__buf img;
+		read_source_file(files[k], &img);
+		struct lm__index ix;
+		open_ok(&ix, &img);
+		uint32_t refused = 0;
+		for (uint32_t i = 0; i < ix.h->nrules; i++) {
+			const struct lm__irule *r = lm__index_rule(&ix, i);
+			if (!r) {
+				refused++;
+				continue;
+			}
+			char desc[160];
+			lm__rule_describe(&ix, r, desc, sizeof desc);
+			struct lm_probe_input in = {NULL, 0, NULL, 0, 0, NULL};
+			lm__rule_match(&ix, r, &in);
+		}
+		CHECK_INT(refused, 1);
+		free(img.p);
+	}
+}
+
+/* A damaged feature record behind a rule that matches: an error, not a crash. */
+TEST(fuzz_regressions_probe)
+{
+	const char *dir = copy_fixture("probe");
+	sh("cp '%s/fuzz/regressions/index/damaged-feature-crc' '%s/lazymod.index'",
+	   getenv("LAZYMOD_SOURCE"), dir);
+	const char *dirs[] = {dir, NULL};
+	struct lm_options o = {.dirs = dirs, .flags = LM_CTX_NO_ENV_PATH | LM_CTX_NO_FALLBACK};
+	struct lm_context *ctx;
+	CHECK_INT(lm_context_new(&o, &ctx), 0);
+	struct lm_probe_input in = {(const unsigned char *)"QFI\xfb\0\0\0\3", 8, NULL, 0, 8, NULL};
+	struct lm_probe_result res;
+	CHECK_INT(lm_probe(ctx, "fmt", &in, &res), LM_E_CORRUPT);
+	CHECK_CONTAINS(lm_errdetail(ctx), "is damaged");
+	lm_context_unref(ctx);
+	/* With the fallback, the notes answer. */
+	o.flags = LM_CTX_NO_ENV_PATH;
+	CHECK_INT(lm_context_new(&o, &ctx), 0);
+	CHECK_INT(lm_probe(ctx, "fmt", &in, &res), 0);
+	CHECK_STR(res.name, "qfi");
+	lm_context_unref(ctx);
+}
+
+/* A dependency chain 12000 modules long in one note segment. */
+TEST(fuzz_regressions_long_chain)
+{
+	char seg[4096];
+	snprintf(seg, sizeof seg, "%s/chain.notes", scratch());
+	sh("python3 '%s/fuzz/regressions/notes/dep-chain.py' '%s'", getenv("LAZYMOD_SOURCE"), seg);
+	struct lm__buf notes;
+	FILE *f = fopen(seg, "rb");
+	CHECK(f);
+	notes = (struct lm__buf){0};
+	char chunk[65536];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+		lm__buf_append(&notes, chunk, n);
+	fclose(f);
+	struct lm__mset set = {0};
+	char why[256] = "";
+	CHECK_INT(lm__notes_parse(&set, notes.p, notes.len, 0, "/x.so", false, why, sizeof why), 0);
+	CHECK_INT(set.nmods, 12000);
+	struct lm__buf img = {0};
+	struct reports rep = {0};
+	CHECK_INT(lm__index_build(&set, "/", collect, &rep, &img), 0);
+	CHECK_INT(rep.n, 0);
+	struct lm__index ix;
+	open_ok(&ix, &img);
+	CHECK_INT(ix.h->nmods, 12000);
+	free(img.p);
+	free(notes.p);
+	lm__mset_free(&set);
+}
+
 TEST_MAIN

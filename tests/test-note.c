@@ -244,4 +244,23 @@ TEST(no_manifest)
 	lm__mset_free(&set);
 }
 
+/* A GNU note whose last descriptor is not padded: no read past the segment. */
+TEST(fuzz_regression_unpadded_note)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/fuzz/regressions/elf/build-id-note-overrun",
+		 getenv("LAZYMOD_SOURCE"));
+	struct lm__mset set = {0};
+	char why[256] = "";
+	int found = -1;
+	read_file(&set, path, &found, why, sizeof why);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	CHECK(fd >= 0);
+	uint8_t id[64], len = 0;
+	lm__elf_build_id(fd, id, &len, why, sizeof why);
+	close(fd);
+	CHECK(len <= 1);
+	lm__mset_free(&set);
+}
+
 TEST_MAIN
