@@ -39,7 +39,8 @@ damage() {
 	truncated) truncate -s 77 "$ix" ;;
 	bit-flipped)
 		# One bit in every feature record: past the header, so only the
-		# per-record checks can tell.
+		# per-record checks can tell. In modes builtin and eager the
+		# index lists no module: flip a bit of its header instead.
 		python3 - "$ix" <<'PY'
 import struct, sys
 p = sys.argv[1]
@@ -47,6 +48,8 @@ b = bytearray(open(p, "rb").read())
 nfeats, feats_off = struct.unpack_from("<II", b, 40)
 for i in range(nfeats):
     b[feats_off + 20 * i + 4] ^= 0x20
+if nfeats == 0:
+    b[40] ^= 1
 open(p, "wb").write(b)
 PY
 		;;
