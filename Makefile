@@ -54,7 +54,7 @@ valgrind: all
 	meson test -C $(BUILD) --print-errorlogs --num-processes 2 --logbase valgrind \
 		--suite test-note --suite test-index --suite test-probe --suite test-load \
 		--suite test-builtin --suite test-fault \
-		--wrapper 'valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --quiet'
+		--wrapper 'valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --quiet --suppressions=$(CURDIR)/tests/valgrind.supp'
 
 # vdisk built in each of its four modes, each in build-<mode>/ with the same
 # layout (build-<mode>/bin/vdisk), and vdisk's tests run in each.
