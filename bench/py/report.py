@@ -422,10 +422,11 @@ def section_lookup(rp):
         rp.goal(G_GETLOAD, "—", None)
     else:
         names = {"getload/lazymod": "`lm_get` (module and its library loaded)",
+                 "getload/strict": "`lm_get` in strict mode (SHA-256 checked first)",
                  "getload/dlopen": "`dlopen` + `dlsym` of the same file",
                  "getload/dlopen-fd": "`open`, `dlopen(\"/proc/self/fd/N\")` + `dlsym`"}
         rows = []
-        for cell in ("getload/lazymod", "getload/dlopen", "getload/dlopen-fd"):
+        for cell in ("getload/lazymod", "getload/strict", "getload/dlopen", "getload/dlopen-fd"):
             if cell in gl:
                 loaded = sorted({w.get("loaded", "?") for w in warm.get(cell, [])})
                 rows.append([names[cell], spread(Summary(gl[cell].values())),
@@ -439,7 +440,7 @@ def section_lookup(rp):
         rp.add(*table(["operation", "time", "page faults", "objects it mapped"], rows))
         rows = []
         pairs = [("getload/lazymod", "getload/dlopen"), ("getload/dlopen-fd", "getload/dlopen"),
-                 ("getload/lazymod", "getload/dlopen-fd")]
+                 ("getload/lazymod", "getload/dlopen-fd"), ("getload/strict", "getload/lazymod")]
         R = {}
         for a, b in pairs:
             if a in gl and b in gl:

@@ -22,9 +22,14 @@ printf 'open-cold/10000\t%s\topen-cold\t%s\n' "$T/micro" "$S/n10000" >>"$spec"
 "$T/runcells" -a -o "$R/open-cold.csv" -w 5 -r "${LOOKUP_RUNS:-50}" "$spec"
 
 # The same module file on both sides, loaded in a fresh process each run;
-# warm-up runs also report how many objects the load mapped.
+# warm-up runs also report how many objects the load mapped. The strict mode
+# reads a copy of the directory indexed with --sha256.
+rm -rf "$S/n1000-sha"
+cp -a "$S/n1000/mods" "$S/n1000-sha"
+"$BENCH_BUILD/bin/lazymod" index --sha256 "$S/n1000-sha" 2>/dev/null
 spec=$R/getload.spec
 printf 'getload/lazymod\t%s\tgetload-lm\t%s\tm500\n' "$T/micro" "$S/n1000/mods" >"$spec"
+printf 'getload/strict\t%s\tgetload-strict\t%s\tm500\n' "$T/micro" "$S/n1000-sha" >>"$spec"
 printf 'getload/dlopen\t%s\tgetload-dl\t%s\tlazymod_module_m500\n' "$T/micro" \
 	"$S/n1000/mods/m500.so" >>"$spec"
 # And dlopen through /proc/self/fd/N, as lazymod does: where the gap comes from.

@@ -18,6 +18,9 @@
  *   micro getload-lm DIR NAME
  *       A context over DIR (not timed), then lm_get of bench/NAME, whose
  *       module must be loaded: its time.
+ *   micro getload-strict DIR NAME
+ *       The same in strict mode (LM_CTX_STRICT) over an index made with
+ *       --sha256: the module's SHA-256 is checked before it is loaded.
  *   micro getload-dl FILE SYMBOL
  *       dlopen(FILE, RTLD_NOW | RTLD_LOCAL) and dlsym(SYMBOL): their time.
  *   micro getload-fd FILE SYMBOL
@@ -65,15 +68,21 @@ static int count_objects(void)
 	return n;
 }
 
-static struct lm_context *open_ctx(const char *dir)
+static struct lm_context *open_ctx_flags(const char *dir, unsigned flags)
 {
 	const char *dirs[] = {dir, NULL};
-	struct lm_options opts = {.dirs = dirs, .iface_major = 1, .iface_minor = 0, .host = &services};
+	struct lm_options opts = {.dirs = dirs, .iface_major = 1, .iface_minor = 0, .host = &services,
+				  .flags = flags};
 	struct lm_context *ctx;
 	int r = lm_context_new(&opts, &ctx);
 	if (r < 0)
 		die(dir, r, NULL);
 	return ctx;
+}
+
+static struct lm_context *open_ctx(const char *dir)
+{
+	return open_ctx_flags(dir, 0);
 }
 
 /* ---- in-process cells ------------------------------------------------------ */
@@ -276,8 +285,9 @@ int main(int argc, char **argv)
 			die(argv[2], r, NULL);
 		return say(t1 - t0, f1 - f0, "");
 	}
-	if (argc >= 4 && !strcmp(argv[1], "getload-lm")) {
-		struct lm_context *ctx = open_ctx(argv[2]);
+	if (argc >= 4 && (!strcmp(argv[1], "getload-lm") || !strcmp(argv[1], "getload-strict"))) {
+		struct lm_context *ctx =
+			open_ctx_flags(argv[2], !strcmp(argv[1], "getload-strict") ? LM_CTX_STRICT : 0);
 		const struct synth_obj *o;
 		int before = count_objects();
 		long f0 = minflt();
