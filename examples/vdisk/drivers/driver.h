@@ -53,6 +53,18 @@ static inline int mul_u64(uint64_t a, uint64_t b, uint64_t *r)
 	return __builtin_mul_overflow(a, b, r) ? -1 : 0;
 }
 
+/* Adds a format-specific field to what info shows (dropped past VDISK_MAX_KV). */
+static inline void vdisk_add_kv(struct vdisk_info *info, const char *key, const char *value,
+				int is_number)
+{
+	if (info->n_specific >= VDISK_MAX_KV)
+		return;
+	struct vdisk_kv *kv = &info->specific[info->n_specific++];
+	snprintf(kv->key, sizeof kv->key, "%s", key);
+	snprintf(kv->value, sizeof kv->value, "%s", value);
+	kv->is_number = is_number;
+}
+
 /* Fills err with a message and returns `code` (a negative errno value). */
 __attribute__((format(printf, 3, 4))) static inline int vdisk_fail(struct vdisk_err *err, int code,
 								     const char *fmt, ...)

@@ -790,15 +790,6 @@ static int qcow2_status(void *state, uint64_t off, uint64_t len, uint64_t *pnum,
 
 /* ---- info --------------------------------------------------------------- */
 
-static void add_kv(struct vdisk_info *info, const char *key, const char *value, int is_number)
-{
-	if (info->n_specific >= VDISK_MAX_KV)
-		return;
-	struct vdisk_kv *kv = &info->specific[info->n_specific++];
-	snprintf(kv->key, sizeof kv->key, "%s", key);
-	snprintf(kv->value, sizeof kv->value, "%s", value);
-	kv->is_number = is_number;
-}
 
 static void qcow2_info(void *state, struct vdisk_info *info)
 {
@@ -815,16 +806,16 @@ static void qcow2_info(void *state, struct vdisk_info *info)
 		snprintf(info->compression, sizeof info->compression, "%s", ctype);
 
 	/* The keys and order of qemu-img's format-specific data. */
-	add_kv(info, "compat", q->version == 2 ? "0.10" : "1.1", 0);
-	add_kv(info, "compression-type", ctype, 0);
+	vdisk_add_kv(info, "compat", q->version == 2 ? "0.10" : "1.1", 0);
+	vdisk_add_kv(info, "compression-type", ctype, 0);
 	if (q->version >= 3)
-		add_kv(info, "lazy-refcounts",
+		vdisk_add_kv(info, "lazy-refcounts",
 		       q->compat & COMPAT_LAZY_REFCOUNTS ? "true" : "false", 1);
 	snprintf(num, sizeof num, "%u", 1u << q->refcount_order);
-	add_kv(info, "refcount-bits", num, 1);
+	vdisk_add_kv(info, "refcount-bits", num, 1);
 	if (q->version >= 3) {
-		add_kv(info, "corrupt", q->incompat & INCOMPAT_CORRUPT ? "true" : "false", 1);
-		add_kv(info, "extended-l2", q->extended ? "true" : "false", 1);
+		vdisk_add_kv(info, "corrupt", q->incompat & INCOMPAT_CORRUPT ? "true" : "false", 1);
+		vdisk_add_kv(info, "extended-l2", q->extended ? "true" : "false", 1);
 	}
 }
 

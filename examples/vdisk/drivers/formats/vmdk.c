@@ -1193,15 +1193,6 @@ static int vmdk_status(void *state, uint64_t off, uint64_t len, uint64_t *pnum,
 
 /* ---- info ------------------------------------------------------------- */
 
-static void add_kv(struct vdisk_info *info, const char *key, const char *value, int is_number)
-{
-	if (info->n_specific >= VDISK_MAX_KV)
-		return;
-	struct vdisk_kv *kv = &info->specific[info->n_specific++];
-	snprintf(kv->key, sizeof kv->key, "%s", key);
-	snprintf(kv->value, sizeof kv->value, "%s", value);
-	kv->is_number = is_number;
-}
 
 static void vmdk_info(void *state, struct vdisk_info *info)
 {
@@ -1222,19 +1213,19 @@ static void vmdk_info(void *state, struct vdisk_info *info)
 		snprintf(info->backing_file, sizeof info->backing_file, "%s", v->parent);
 		snprintf(info->backing_format, sizeof info->backing_format, "vmdk");
 	}
-	add_kv(info, "create-type", v->create_type, 0);
+	vdisk_add_kv(info, "create-type", v->create_type, 0);
 	if (v->have_cid) {
 		snprintf(num, sizeof num, "%u", v->cid);
-		add_kv(info, "cid", num, 1);
+		vdisk_add_kv(info, "cid", num, 1);
 	}
 	if (v->have_pcid) {
 		snprintf(num, sizeof num, "%u", v->pcid);
-		add_kv(info, "parent-cid", num, 1);
+		vdisk_add_kv(info, "parent-cid", num, 1);
 	}
 	snprintf(num, sizeof num, "%u", v->next);
-	add_kv(info, "extents", num, 1);
+	vdisk_add_kv(info, "extents", num, 1);
 	if (compressed)
-		add_kv(info, "compressed", "true", 1);
+		vdisk_add_kv(info, "compressed", "true", 1);
 }
 
 /* ---- probe and manifest ----------------------------------------------- */

@@ -423,23 +423,14 @@ static int vpc_read(void *state, void *buf, size_t len, uint64_t off, struct vdi
 	return 0;
 }
 
-static void add_kv(struct vdisk_info *info, const char *key, const char *value, int is_number)
-{
-	if (info->n_specific >= VDISK_MAX_KV)
-		return;
-	struct vdisk_kv *kv = &info->specific[info->n_specific++];
-	snprintf(kv->key, sizeof kv->key, "%s", key);
-	snprintf(kv->value, sizeof kv->value, "%s", value);
-	kv->is_number = is_number;
-}
 
 static void vpc_info(void *state, struct vdisk_info *info)
 {
 	struct vpc *v = state;
 	info->virtual_size = v->size;
 	info->cluster_size = v->dynamic ? v->block_size : 0;
-	add_kv(info, "subformat", v->dynamic ? "dynamic" : "fixed", 0);
-	add_kv(info, "creator-app", v->creator, 0);
+	vdisk_add_kv(info, "subformat", v->dynamic ? "dynamic" : "fixed", 0);
+	vdisk_add_kv(info, "creator-app", v->creator, 0);
 }
 
 static const struct vdisk_format vpc_format = {
