@@ -165,12 +165,11 @@ static int gen_map(const char *dir, struct lm__gen **out, struct stat *id)
 	char *path = lm__path_join(dir, INDEX_NAME);
 	if (!path)
 		return lm__fail(LM_E_NOMEM, "out of memory");
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
-	int r = 0;
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		r = lm__fail(errno == ENOENT ? LM_E_NOINDEX : LM_E_IO, "index %s: %s", path,
-			     strerror(errno));
+	char why[256] = "";
+	int r = 0, fd = lm__open_regular(path, &st, why, sizeof why);
+	if (fd < 0) {
+		r = lm__fail(fd == LM_E_NOTFOUND ? LM_E_NOINDEX : LM_E_IO, "index %s: %s", path, why);
 		goto out;
 	}
 	*id = st;
@@ -186,7 +185,6 @@ static int gen_map(const char *dir, struct lm__gen **out, struct stat *id)
 		goto out;
 	}
 	struct lm__index ix;
-	char why[256] = "";
 	r = lm__index_open(&ix, map, len, why, sizeof why);
 	if (r < 0) {
 		munmap(map, len);
@@ -677,19 +675,18 @@ static int open_module(struct lm_context *ctx, const struct step *s)
 	char *path = lm__path_join(src->dir, rel);
 	if (!path)
 		return lm__fail(LM_E_NOMEM, "out of memory");
-	int r = 0, fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat sb;
 	uint8_t id[64];
 	uint8_t idlen = 0;
 	char why[256] = "";
-	if (fd < 0 || fstat(fd, &sb) < 0) {
-		int e = errno;
-		r = lm__fail(e == ENOENT ? LM_E_NOTFOUND : LM_E_IO, "module %s (%s): %s%s%s", name,
-			     path, strerror(e), *pkg ? "; it is shipped by package " : "", pkg);
+	int r = 0, fd = lm__open_regular(path, &sb, why, sizeof why);
+	if (fd == LM_E_INVAL) {
+		r = lm__fail(LM_E_BADMODULE, "module %s (%s): %s", name, path, why);
 		goto out;
 	}
-	if (!S_ISREG(sb.st_mode)) {
-		r = lm__fail(LM_E_BADMODULE, "module %s (%s): not a regular file", name, path);
+	if (fd < 0) {
+		r = lm__fail(fd, "module %s (%s): %s%s%s", name, path, why,
+			     *pkg ? "; it is shipped by package " : "", pkg);
 		goto out;
 	}
 	if (!(ctx->flags & LM_CTX_ALLOW_UNSAFE) &&

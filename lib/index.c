@@ -411,12 +411,13 @@ static uint32_t add_bytes(struct builder *b, const unsigned char *p, uint32_t le
 	return off;
 }
 
-static struct lm__mset *sort_set; /* qsort has no context argument */
-
-static int cmp_feat(const void *a, const void *b)
+/* Orders set features (indexes into set->feats) by kind, name, module.
+ * Through qsort_r's argument: two threads may build at once. */
+static int cmp_feat(const void *a, const void *b, void *arg)
 {
-	const struct lm__mitem *x = &sort_set->feats[*(const uint32_t *)a];
-	const struct lm__mitem *y = &sort_set->feats[*(const uint32_t *)b];
+	const struct lm__mset *set = arg;
+	const struct lm__mitem *x = &set->feats[*(const uint32_t *)a];
+	const struct lm__mitem *y = &set->feats[*(const uint32_t *)b];
 	int c = strcmp(x->a, y->a);
 	if (!c)
 		c = strcmp(x->b, y->b);
@@ -683,8 +684,7 @@ int lm__index_build(struct lm__mset *set, const char *index_dir, lm__report_fn r
 	for (size_t i = 0; i < set->nfeats; i++)
 		if (!b.skip_mod[set->feats[i].mod])
 			b.order[ncand++] = (uint32_t)i;
-	sort_set = set;
-	qsort(b.order, ncand, sizeof *b.order, cmp_feat);
+	qsort_r(b.order, ncand, sizeof *b.order, cmp_feat, set);
 	for (uint32_t i = 0; i < ncand; i++) {
 		const struct lm__mitem *f = &set->feats[b.order[i]];
 		if (b.nfeats > 0) {

@@ -39,6 +39,17 @@ int lm__grow(void **arr, size_t *cap, size_t n, size_t elem);
 char *lm__path_join(const char *dir, const char *rel);
 /* Relative path from directory `from` to file `to` (both absolute). */
 char *lm__path_relative(const char *from, const char *to);
+/*
+ * Opens a file lazymod expects to be a module or an index, without
+ * blocking: returns its descriptor (close-on-exec) and fills *st, or
+ * LM_E_NOTFOUND, LM_E_IO, or LM_E_INVAL for anything but a regular file
+ * (FIFO, socket, device, directory), with the reason in why ("a FIFO, not a
+ * regular file"). A FIFO or device is refused before any read.
+ */
+struct stat;
+int lm__open_regular(const char *path, struct stat *st, char *why, size_t whylen);
+/* "a FIFO", "a socket", "a character device", "a directory"... */
+const char *lm__file_kind(mode_t mode);
 /* Directory of the running executable, or NULL. Caller frees. */
 char *lm__exe_dir(void);
 /* Allocation wrappers. Tests make the Nth allocation from now fail by

@@ -625,14 +625,14 @@ int lm__scan_dir(struct lm__mset *set, const char *dir, lm__report_fn report, vo
 			break;
 		}
 		char why[256] = "", msg[PATH_MAX + 300];
-		int fd = open(path, O_RDONLY | O_CLOEXEC);
 		struct stat st;
 		int found = 0, e = 0;
-		if (fd < 0 || fstat(fd, &st) < 0) {
-			snprintf(msg, sizeof msg, "%s: %s", path, strerror(errno));
-			e = LM_E_IO;
-		} else if (!S_ISREG(st.st_mode)) {
-			e = 0; /* a directory named *.so: not ours */
+		int fd = lm__open_regular(path, &st, why, sizeof why);
+		if (fd < 0) {
+			/* A FIFO, socket, device or directory named *.so is refused
+			 * before anything reads it: it could block the scan forever. */
+			snprintf(msg, sizeof msg, "%s: %s%s", path, why, fd == LM_E_INVAL ? ": skipped" : "");
+			e = fd == LM_E_INVAL ? LM_E_BADMODULE : LM_E_IO;
 		} else if ((e = lm__elf_read(set, fd, path, &found, why, sizeof why)) < 0) {
 			snprintf(msg, sizeof msg, "%s: %s", path,
 				 e == LM_E_BADMODULE ? why : lm__detail());

@@ -5,9 +5,12 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lazymod-private.h"
@@ -210,4 +213,54 @@ char *lm__exe_dir(void)
 		return NULL;
 	*slash = 0;
 	return lm__strdup(buf[0] ? buf : "/");
+}
+
+const char *lm__file_kind(mode_t mode)
+{
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISBLK(mode))
+		return "a block device";
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISLNK(mode))
+		return "a symbolic link";
+	return S_ISREG(mode) ? "a regular file" : "of an unknown file type";
+}
+
+int lm__open_regular(const char *path, struct stat *st, char *why, size_t whylen)
+{
+	/*
+	 * O_NONBLOCK: opening a FIFO for reading waits for a writer, and a
+	 * device's open may wait too; with it, open returns at once and the
+	 * fstat below refuses them. O_NOCTTY: a terminal must not become the
+	 * host's controlling terminal. Neither changes how a regular file reads.
+	 */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		struct stat ls;
+		/* A socket cannot be opened at all (ENXIO): say what it is. */
+		if (e == ENXIO && stat(path, &ls) == 0 && !S_ISREG(ls.st_mode)) {
+			snprintf(why, whylen, "%s, not a regular file", lm__file_kind(ls.st_mode));
+			return LM_E_INVAL;
+		}
+		snprintf(why, whylen, "%s", strerror(e));
+		return e == ENOENT ? LM_E_NOTFOUND : LM_E_IO;
+	}
+	if (fstat(fd, st) < 0) {
+		snprintf(why, whylen, "%s", strerror(errno));
+		close(fd);
+		return LM_E_IO;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		snprintf(why, whylen, "%s, not a regular file", lm__file_kind(st->st_mode));
+		close(fd);
+		return LM_E_INVAL;
+	}
+	return fd;
 }

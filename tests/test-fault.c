@@ -8,6 +8,9 @@
  */
 #include "testutil.h"
 
+#include <sys/socket.h>
+#include <sys/un.h>
+
 #include "fixtures/fixture.h"
 #include "lazymod-private.h"
 
@@ -234,6 +237,89 @@ TEST(module_directory_unreadable)
 		CHECK_INT(get(ctx, "test", "beta", &o), LM_E_NOTFOUND);
 		lm_context_unref(ctx);
 		sh("chmod 755 '%s'", dir);
+	}
+}
+
+/* ---- files that are not regular files --------------------------------------- */
+
+static const char *const special_kinds[] = {"fifo", "socket", "device", "directory"};
+static const char *const special_names[] = {"a FIFO", "a socket", "a character device",
+					    "a directory"};
+
+/* Makes path a FIFO, a bound socket, a link to /dev/null or a directory. */
+static void make_special(int kind, const char *path)
+{
+	unlink(path);
+	switch (kind) {
+	case 0:
+		CHECK_INT(mkfifo(path, 0644), 0);
+		break;
+	case 1: {
+		struct sockaddr_un a = {.sun_family = AF_UNIX};
+		int s = socket(AF_UNIX, SOCK_STREAM, 0);
+		CHECK(s >= 0 && strlen(path) < sizeof a.sun_path);
+		strcpy(a.sun_path, path);
+		CHECK_INT(bind(s, (struct sockaddr *)&a, sizeof a), 0);
+		close(s);
+		break;
+	}
+	case 2:
+		CHECK_INT(symlink("/dev/null", path), 0);
+		break;
+	default:
+		CHECK_INT(mkdir(path, 0755), 0);
+	}
+}
+
+/*
+ * A FIFO, socket, device or directory where the index or a module is
+ * expected: context creation, the notes fallback and the load refuse it at
+ * once, naming the file and what it is. A blocking open would hang here:
+ * the alarm turns that into a failure.
+ */
+TEST(special_files_never_block)
+{
+	alarm(20);
+	for (int k = 0; k < 4; k++) {
+		char dir[4096], path[8192], want[256];
+		snprintf(dir, sizeof dir, "%s/special-%s", scratch(), special_kinds[k]);
+		sh("cp -a '%s' '%s'", fixture("basic"), dir);
+		const struct fixture_obj *o;
+
+		/* The index. */
+		snprintf(path, sizeof path, "%s/lazymod.index", dir);
+		make_special(k, path);
+		struct lm_context *ctx = open_ctx(dir, LM_CTX_NO_FALLBACK);
+		CHECK_INT(get(ctx, "test", "beta", &o), LM_E_IO);
+		snprintf(want, sizeof want, "lazymod.index: %s, not a regular file", special_names[k]);
+		CHECK_CONTAINS(lm_errdetail(ctx), want);
+		lm_context_unref(ctx);
+
+		/* The fallback reads the notes, and skips a module of that kind. */
+		snprintf(path, sizeof path, "%s/evil.so", dir);
+		make_special(k, path);
+		struct log_record log = {0};
+		const char *dirs[] = {dir, NULL};
+		struct lm_options opt = {.dirs = dirs, .iface_major = 1, .flags = LM_CTX_NO_ENV_PATH,
+					 .log = record_log, .log_data = &log};
+		CHECK_INT(lm_context_new(&opt, &ctx), 0);
+		CHECK_INT(get(ctx, "test", "beta", &o), 0);
+		CHECK_CONTAINS(log.all, want);
+		lm_context_unref(ctx);
+
+		/* A module replaced by one after indexing. */
+		sh("rm -rf '%s/lazymod.index' '%s'", dir, path);
+		reindex(dir, path, dir);
+		sh("mv '%s' '%s/lazymod.index'", path, dir);
+		snprintf(path, sizeof path, "%s/beta.so", dir);
+		sh("rm '%s'", path);
+		make_special(k, path);
+		ctx = open_ctx(dir, LM_CTX_NO_FALLBACK);
+		CHECK_INT(get(ctx, "test", "beta", &o), LM_E_BADMODULE);
+		snprintf(want, sizeof want, "beta.so): %s, not a regular file", special_names[k]);
+		CHECK_CONTAINS(lm_errdetail(ctx), want);
+		CHECK_INT(get(ctx, "test", "gamma", &o), LM_E_DEP); /* it needs beta, via alpha */
+		lm_context_unref(ctx);
 	}
 }
 

@@ -102,6 +102,44 @@ head -c 50 "$fixtures/basic/lazymod.index" > "$tmp/short.index"
 status "list of a truncated index fails" 1 "$lazymod" list "$tmp/short.index"
 grep -q "index is corrupt" "$tmp/err" && ok "truncated index is named corrupt" || not_ok "truncated index is named corrupt"
 
+# Files that are not regular files where a module or an index is expected:
+# every command refuses them at once, naming the file and what it is, and
+# never blocks (each run under a timeout: a blocking open would hang).
+# make_special KIND PATH: a FIFO, a socket, a character device (a symbolic
+# link to /dev/null) or a directory.
+make_special() {
+	case $1 in
+	fifo) mkfifo "$2" ;;
+	socket) python3 -c "import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])" "$2" ;;
+	device) ln -s /dev/null "$2" ;;
+	directory) mkdir "$2" ;;
+	esac
+}
+declare -A what=([fifo]="a FIFO" [socket]="a socket" [device]="a character device" [directory]="a directory")
+for kind in fifo socket device directory; do
+	d="$tmp/special-$kind"
+	cp -a "$fixtures/basic" "$d"
+	make_special "$kind" "$d/evil.so"
+	status "index: $kind named *.so does not block, is reported" 0 timeout 10 "$lazymod" index "$d"
+	grep -q "evil.so: ${what[$kind]}, not a regular file: skipped" "$tmp/err" \
+		&& ok "index names the $kind" || not_ok "index names the $kind"
+	status "index --strict: $kind named *.so fails" 1 timeout 10 "$lazymod" index --strict "$d"
+	status "check: $kind named *.so is a problem" 1 timeout 10 "$lazymod" check "$d"
+	grep -q "evil.so: ${what[$kind]}, not a regular file" "$tmp/err" \
+		&& ok "check names the $kind" || not_ok "check names the $kind"
+	status "info on a $kind fails at once" 1 timeout 10 "$lazymod" info "$d/evil.so"
+	grep -q "evil.so: ${what[$kind]}, not a regular file" "$tmp/err" \
+		&& ok "info names the $kind" || not_ok "info names the $kind"
+	rm -rf "$d/evil.so" "$d/lazymod.index"
+	make_special "$kind" "$d/lazymod.index"
+	for cmd in list check; do
+		status "$cmd: an index that is a $kind fails at once" 1 timeout 10 "$lazymod" $cmd "$d"
+		grep -q "lazymod.index: ${what[$kind]}, not a regular file" "$tmp/err" \
+			&& ok "$cmd names the $kind" || not_ok "$cmd names the $kind"
+	done
+	status "list INDEX: a $kind fails at once" 1 timeout 10 "$lazymod" list "$d/lazymod.index"
+done
+
 # The built tree works from anywhere: copy it and run the demo host.
 cp -a "$build/bin" "$build/lib" "$tmp/"
 mkdir -p "$tmp/moved" && mv "$tmp/bin" "$tmp/lib" "$tmp/moved/"

@@ -347,11 +347,14 @@ static int map_index(const char *arg, struct mapped *m, struct lm__index *ix)
 		m->path = lm__path_join(arg, "lazymod.index");
 	else
 		m->path = strdup(arg);
-	int fd = m->path ? open(m->path, O_RDONLY | O_CLOEXEC) : -1;
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		err("%s: %s", m->path ? m->path : arg, strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	if (!m->path) {
+		err("%s: %s", arg, strerror(ENOMEM));
+		return -1;
+	}
+	char why[256] = "";
+	int fd = lm__open_regular(m->path, &st, why, sizeof why);
+	if (fd < 0) {
+		err("%s: %s", m->path, why);
 		return -1;
 	}
 	m->len = (size_t)st.st_size;
@@ -362,7 +365,6 @@ static int map_index(const char *arg, struct mapped *m, struct lm__index *ix)
 		m->p = NULL;
 		return -1;
 	}
-	char why[256] = "";
 	int r = lm__index_open(ix, m->p, m->len, why, sizeof why);
 	if (r < 0) {
 		err("%s: %s: %s", m->path, lm_strerror(r), why);
@@ -494,14 +496,15 @@ static int cmd_info(int argc, char **argv)
 	}
 	const char *file = argv[optind];
 	char *path = absolute(file);
-	int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+	char why[256] = "";
+	struct stat st;
+	int fd = path ? lm__open_regular(path, &st, why, sizeof why) : -1;
 	if (fd < 0) {
-		err("%s: %s", file, strerror(errno));
+		err("%s: %s", file, path ? why : strerror(errno));
 		free(path);
 		return 1;
 	}
 	struct lm__mset set = {0};
-	char why[256] = "";
 	int found = 0, r = lm__elf_read(&set, fd, path, &found, why, sizeof why);
 	close(fd);
 	struct lm__buf img = {0};
@@ -563,11 +566,12 @@ static int check_one(const char *arg)
 		if (rec->flags & LM__IMOD_BUILTIN)
 			continue;
 		char *path = lm__path_join(m.dir, lm__index_str(&ix, rec->path));
-		int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
 		struct stat st;
 		uint8_t id[64], idlen = 0;
-		if (fd < 0 || fstat(fd, &st) < 0) {
-			printf("%s: module %s: %s: %s\n", m.path, name, path, strerror(errno));
+		int fd = path ? lm__open_regular(path, &st, why, sizeof why) : -1;
+		if (fd < 0) {
+			printf("%s: module %s: %s: %s\n", m.path, name, path,
+			       path ? why : strerror(ENOMEM));
 			problems++;
 		} else if ((uint64_t)st.st_size != rec->size ||
 			   lm__elf_build_id(fd, id, &idlen, why, sizeof why) < 0 ||
@@ -593,7 +597,10 @@ static int check_one(const char *arg)
 	/* Module files the index does not know. */
 	struct lm__mset set = {0};
 	struct report rep = {0};
-	if (lm__scan_dir(&set, m.dir, report, &rep) == 0)
+	/* A file of the directory that cannot be read as a module (a FIFO or a
+	 * device named *.so, a broken ELF file) is a problem too. */
+	if (lm__scan_dir(&set, m.dir, report, &rep) == 0) {
+		problems += (int)rep.warnings;
 		for (size_t i = 0; i < set.nmods; i++) {
 			uint32_t mi;
 			if (lm__index_find_module(&ix, set.mods[i].name, &mi) != 0) {
@@ -602,6 +609,7 @@ static int check_one(const char *arg)
 				problems++;
 			}
 		}
+	}
 	lm__mset_free(&set);
 	if (!problems)
 		printf("%s: ok, %u modules, %u features, %u rules\n", m.path, ix.h->nmods,
