@@ -328,6 +328,7 @@ LM_EXPORT int lm__context_new(const struct lm_options *opts, struct lm_context *
 	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
 	pthread_mutex_init(&ctx->lock, &attr);
 	pthread_mutexattr_destroy(&attr);
+	pthread_mutex_init(&ctx->strings.lock, NULL);
 
 	int r = 0;
 	size_t cap = 0;
@@ -394,35 +395,88 @@ LM_EXPORT struct lm_context *lm_context_ref(struct lm_context *ctx)
 	return ctx;
 }
 
+/* Closes every module a generation chain still holds (each handle is held
+ * by one generation only: adopt() moves them) and frees the chain. */
+static void gens_close(struct lm__gen *g)
+{
+	for (struct lm__gen *x = g; x; x = x->prev)
+		for (uint32_t m = 0; m < x->ix.h->nmods; m++)
+			unopen(&x->mods[m]);
+	gen_free(g);
+}
+
 LM_EXPORT struct lm_context *lm_context_unref(struct lm_context *ctx)
 {
 	if (!ctx || atomic_fetch_sub_explicit(&ctx->refcount, 1, memory_order_acq_rel) > 1)
 		return ctx;
 	for (size_t i = 0; i < ctx->nsources; i++) {
 		struct lm__source *s = &ctx->sources[i];
-		struct lm__gen *g = atomic_load_explicit(&s->gen, memory_order_acquire);
-		/* Handles are shared by generations (carried over): close each once,
-		 * from the newest generation, then the older ones' own. */
-		for (struct lm__gen *x = g; x; x = x->prev)
-			for (uint32_t m = 0; m < x->ix.h->nmods; m++) {
-				void *h = x->mods[m].handle;
-				if (!h)
-					continue;
-				for (struct lm__gen *y = x->prev; y; y = y->prev)
-					for (uint32_t k = 0; k < y->ix.h->nmods; k++)
-						if (y->mods[k].handle == h)
-							y->mods[k].handle = NULL, y->mods[k].fd = 0;
-				unopen(&x->mods[m]);
-			}
-		gen_free(g);
+		gens_close(atomic_load_explicit(&s->gen, memory_order_acquire));
 		free(s->dir);
 		free(s->detail);
 	}
+	gens_close(ctx->retired);
+	for (size_t i = 0; i < ctx->norphans; i++) {
+		struct lm__modstate st = {.handle = ctx->orphans[i].handle, .fd = ctx->orphans[i].fd};
+		unopen(&st);
+	}
+	free(ctx->orphans);
+	lm__strpool_free(&ctx->strings);
+	pthread_mutex_destroy(&ctx->strings.lock);
+	lm__errslots_free(ctx);
 	free(ctx->sources);
 	free(ctx->target);
 	pthread_mutex_destroy(&ctx->lock);
 	free(ctx);
 	return NULL;
+}
+
+/* ---- calls in flight, and retired generations ----------------------------- */
+
+void lm__call_begin(struct lm_context *ctx)
+{
+	/* seq_cst, with the store that retires a generation: a call that
+	 * begins after reclaim() saw no call in flight reads only current
+	 * generations. */
+	atomic_fetch_add_explicit(&ctx->calls, 1, memory_order_seq_cst);
+}
+
+/* Frees the retired generations when no call is in flight. */
+static void reclaim(struct lm_context *ctx)
+{
+	pthread_mutex_lock(&ctx->lock);
+	if (atomic_load_explicit(&ctx->calls, memory_order_seq_cst) == 0 && ctx->retired) {
+		struct lm__gen *g = ctx->retired;
+		ctx->retired = NULL;
+		atomic_store_explicit(&ctx->has_retired, false, memory_order_relaxed);
+		/* A module loaded only in a retired generation (removed from the
+		 * directory since) stays loaded: the host may hold its objects. */
+		for (struct lm__gen *x = g; x; x = x->prev)
+			for (uint32_t m = 0; m < x->ix.h->nmods; m++) {
+				struct lm__modstate *st = &x->mods[m];
+				if (!st->handle && st->fd <= 0)
+					continue;
+				if (lm__grow((void **)&ctx->orphans, &ctx->caporphans, ctx->norphans,
+					     sizeof *ctx->orphans) < 0) {
+					st->desc = NULL; /* out of memory: keep it mapped, unclosed */
+					continue;
+				}
+				ctx->orphans[ctx->norphans++] = (struct lm__orphan){st->handle, st->fd};
+				st->handle = NULL;
+				st->fd = 0;
+			}
+		gen_free(g);
+	}
+	pthread_mutex_unlock(&ctx->lock);
+}
+
+int lm__call_end(struct lm_context *ctx, int err)
+{
+	err = lm__done(ctx, err);
+	if (atomic_fetch_sub_explicit(&ctx->calls, 1, memory_order_seq_cst) == 1 &&
+	    atomic_load_explicit(&ctx->has_retired, memory_order_acquire))
+		reclaim(ctx);
+	return err;
 }
 
 /* ---- loading -------------------------------------------------------------- */
@@ -460,12 +514,14 @@ static int replay_failure(const struct lm__modstate *st)
 	return lm__fail(st->err, "%s", st->detail ? st->detail : lm_strerror(st->err));
 }
 
-/* Errors after which the next source may still provide the feature. */
+/* Errors after which the next source may still provide the feature. An
+ * unsafe module (or directory) is refused and reported, but does not hide
+ * a safe provider in a later directory. */
 static bool try_next(int err)
 {
 	return err == LM_E_NOTFOUND || err == LM_E_IFACE || err == LM_E_TARGET ||
 	       err == LM_E_STALE || err == LM_E_CORRUPT || err == LM_E_NOINDEX ||
-	       err == LM_E_VERSION;
+	       err == LM_E_VERSION || err == LM_E_UNSAFE;
 }
 
 static int find_module_anywhere(struct lm_context *ctx, size_t prefer, const char *name,
@@ -640,6 +696,29 @@ static int check_dir(const char *name, const char *path)
 }
 
 /*
+ * A module is judged where it is: the directory its index names, and, when
+ * that is a symbolic link (or leads through one), the directory of the file
+ * the descriptor fd really opened, since whoever may write there may replace
+ * the file. The file's own owner and mode come from fstat, so are the
+ * target's already.
+ */
+static int check_dirs(const char *name, const char *path, int fd)
+{
+	int r = check_dir(name, path);
+	char link[64], real[PATH_MAX];
+	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(link, real, sizeof real - 1);
+	if (n <= 0 && realpath(path, real))
+		n = (ssize_t)strlen(real);
+	if (r == 0 && n > 0) {
+		real[n] = 0;
+		if (strcmp(real, path))
+			r = check_dir(name, real);
+	}
+	return r;
+}
+
+/*
  * Checks a module against the host (interface, target) and its file
  * against the index (size, build-id), then opens the very file it checked.
  */
@@ -690,7 +769,7 @@ static int open_module(struct lm_context *ctx, const struct step *s)
 		goto out;
 	}
 	if (!(ctx->flags & LM_CTX_ALLOW_UNSAFE) &&
-	    ((r = check_owner(name, path, &sb)) < 0 || (r = check_dir(name, path)) < 0))
+	    ((r = check_owner(name, path, &sb)) < 0 || (r = check_dirs(name, path, fd)) < 0))
 		goto out;
 	if ((uint64_t)sb.st_size != rec->size) {
 		r = lm__fail(LM_E_STALE, "module %s (%s): %llu bytes, the index says %llu", name, path,
@@ -817,7 +896,8 @@ static void publish(struct lm__gen *g, uint32_t m, const struct lm__module_desc 
 }
 
 
-static void adopt(struct lm__source *s, struct lm__gen *old, struct lm__gen *g);
+static void adopt(struct lm_context *ctx, struct lm__source *s, struct lm__gen *old,
+		  struct lm__gen *g);
 
 /* Rebuilds a source's generation from its notes, carrying loaded modules over. */
 static int rescan(struct lm_context *ctx, size_t src)
@@ -832,16 +912,19 @@ static int rescan(struct lm_context *ctx, size_t src)
 	int r = gen_scan(ctx, s->dir, &g);
 	if (r < 0)
 		return r;
-	adopt(s, old, g);
+	adopt(ctx, s, old, g);
 	s->fallback = true;
 	return 0;
 }
 
 /*
  * Makes g the source's generation, carrying over the modules that old had
- * loaded: they stay loaded, whatever the directory now holds.
+ * loaded: they stay loaded, whatever the directory now holds, and their
+ * handles move to g. old is retired: calls in flight may still read it, and
+ * the last of them frees it. Lock held.
  */
-static void adopt(struct lm__source *s, struct lm__gen *old, struct lm__gen *g)
+static void adopt(struct lm_context *ctx, struct lm__source *s, struct lm__gen *old,
+		  struct lm__gen *g)
 {
 	for (uint32_t m = 0; old && m < g->ix.h->nmods; m++) {
 		uint32_t om;
@@ -853,11 +936,17 @@ static void adopt(struct lm__source *s, struct lm__gen *old, struct lm__gen *g)
 		g->mods[m].handle = os->handle;
 		g->mods[m].fd = os->fd;
 		g->mods[m].desc = os->desc;
+		os->handle = NULL;
+		os->fd = 0;
 		publish(g, m, os->desc);
 		atomic_store_explicit(&g->mods[m].state, LM__READY, memory_order_release);
 	}
-	g->prev = old;
-	atomic_store_explicit(&s->gen, g, memory_order_release);
+	atomic_store_explicit(&s->gen, g, memory_order_seq_cst);
+	if (old) {
+		old->prev = ctx->retired;
+		ctx->retired = old;
+		atomic_store_explicit(&ctx->has_retired, true, memory_order_release);
+	}
 }
 
 /*
@@ -883,7 +972,7 @@ static int refresh(struct lm_context *ctx, size_t src)
 	if (gen_map(s->dir, &g, &st) < 0)
 		return 0; /* the new one is broken: keep answering from the old */
 	remember_index(s, &st);
-	adopt(s, atomic_load_explicit(&s->gen, memory_order_acquire), g);
+	adopt(ctx, s, atomic_load_explicit(&s->gen, memory_order_acquire), g);
 	lm__dbg(&ctx->log, "index of %s was rewritten: mapped the new one", s->dir);
 	return 1;
 }
@@ -921,6 +1010,8 @@ static int load_locked(struct lm_context *ctx, size_t src, struct lm__gen *g, ui
 			t.stale_src = (int)t.v[opened].src;
 		} else if (opened < t.n && r != LM_E_NOMEM) {
 			struct step *bad = &t.v[opened];
+			if (r == LM_E_UNSAFE)
+				lm__warn(&ctx->log, "%s: refused", lm__detail());
 			mark_failed(&bad->gen->mods[bad->mod], r);
 			if (bad->gen != g || bad->mod != m) {
 				char inner[768];
@@ -1035,15 +1126,9 @@ static int get_loaded(struct lm_context *ctx, const char *kind, const char *name
 	return 0;
 }
 
-LM_EXPORT int lm_get(struct lm_context *ctx, const char *kind, const char *name,
-		     const void **object)
+/* lm_get past its fast path. */
+static int get(struct lm_context *ctx, const char *kind, const char *name, const void **object)
 {
-	if (!ctx || !object || !kind || !name)
-		return lm__fail(LM_E_INVAL, "lm_get: no context, name or place for the object");
-	/* Names are checked when the index does not answer at once: every
-	 * name an index holds was checked when it was written. */
-	if (get_loaded(ctx, kind, name, object))
-		return 0;
 	int r = lm__check_name("feature kind", kind);
 	if (r == 0)
 		r = lm__check_name("feature name", name);
@@ -1096,7 +1181,9 @@ LM_EXPORT int lm_get(struct lm_context *ctx, const char *kind, const char *name,
 				pthread_mutex_unlock(&ctx->lock);
 				if (r == 0) {
 					*object = g->objs[fi];
-					return 0;
+					/* Found past a refused module: a success that says
+					 * which and why (1, see lm__done). */
+					return first_err == LM_E_UNSAFE ? lm__fail(1, "%s", first_detail) : 0;
 				}
 			}
 		}
@@ -1110,6 +1197,19 @@ LM_EXPORT int lm_get(struct lm_context *ctx, const char *kind, const char *name,
 	if (first_err)
 		return lm__fail(first_err, "%s", first_detail);
 	return lm__fail(LM_E_NOTFOUND, "no installed module provides %s/%s", kind, name);
+}
+
+LM_EXPORT int lm_get(struct lm_context *ctx, const char *kind, const char *name,
+		     const void **object)
+{
+	if (!ctx || !object || !kind || !name)
+		return lm__fail(LM_E_INVAL, "lm_get: no context, name or place for the object");
+	lm__call_begin(ctx);
+	/* Names are checked when the index does not answer at once: every
+	 * name an index holds was checked when it was written. */
+	if (get_loaded(ctx, kind, name, object))
+		return lm__call_end(ctx, 0);
+	return lm__call_end(ctx, get(ctx, kind, name, object));
 }
 
 int lm__get_probe(struct lm_context *ctx, const char *kind, const char *name, lm_probe_fn *fn)
@@ -1142,14 +1242,18 @@ int lm__get_probe(struct lm_context *ctx, const char *kind, const char *name, lm
 
 LM_EXPORT int lm_module_loaded(struct lm_context *ctx, const char *name)
 {
-	for (size_t i = 0; ctx && i < ctx->nsources; i++) {
+	if (!ctx || !name)
+		return 0;
+	int loaded = 0;
+	lm__call_begin(ctx);
+	for (size_t i = 0; !loaded && i < ctx->nsources; i++) {
 		struct lm__gen *g = atomic_load_explicit(&ctx->sources[i].gen, memory_order_acquire);
 		uint32_t m;
-		if (g && lm__index_find_module(&g->ix, name, &m) == 0 &&
-		    atomic_load_explicit(&g->mods[m].state, memory_order_acquire) == LM__READY)
-			return 1;
+		loaded = g && lm__index_find_module(&g->ix, name, &m) == 0 &&
+			 atomic_load_explicit(&g->mods[m].state, memory_order_acquire) == LM__READY;
 	}
-	return 0;
+	lm__call_end(ctx, 0);
+	return loaded;
 }
 
 static int fill_info(struct lm_context *ctx, struct lm__gen *g, uint32_t fi,
@@ -1159,24 +1263,23 @@ static int fill_info(struct lm_context *ctx, struct lm__gen *g, uint32_t fi,
 	const struct lm__imod *m = f ? lm__index_mod(&g->ix, f->mod) : NULL;
 	if (!m)
 		return lm__fail(LM_E_CORRUPT, "index: damaged record of feature %u", fi);
-	(void)ctx;
-	info->kind = lm__index_str(&g->ix, f->kind);
-	info->name = lm__index_str(&g->ix, f->name);
-	info->module = lm__index_str(&g->ix, m->name);
-	info->module_version = lm__index_str(&g->ix, m->version);
-	info->description = lm__index_str(&g->ix, m->description);
-	info->package = lm__index_str(&g->ix, m->package);
-	info->path = lm__index_str(&g->ix, m->path);
+	/* Copies owned by the context, not pointers into the generation: a
+	 * reindex may free the generation, the strings stay. */
+	const char **to[] = {&info->kind, &info->name, &info->module, &info->module_version,
+			     &info->description, &info->package, &info->path};
+	const uint32_t from[] = {f->kind, f->name, m->name, m->version, m->description, m->package,
+				 m->path};
+	for (size_t i = 0; i < sizeof to / sizeof to[0]; i++)
+		if (!(*to[i] = lm__intern(&ctx->strings, lm__index_str(&g->ix, from[i]))))
+			return lm__fail(LM_E_NOMEM, "out of memory");
 	info->builtin = !!(m->flags & LM__IMOD_BUILTIN);
 	info->loaded = atomic_load_explicit(&g->mods[f->mod].state, memory_order_acquire) == LM__READY;
 	return 0;
 }
 
-LM_EXPORT int lm_feature_info(struct lm_context *ctx, const char *kind, const char *name,
-			      struct lm_feature_info *info)
+static int feature_info(struct lm_context *ctx, const char *kind, const char *name,
+			struct lm_feature_info *info)
 {
-	if (!ctx || !info)
-		return lm__fail(LM_E_INVAL, "lm_feature_info: no context or no place for the answer");
 	int r = lm__check_name("feature kind", kind);
 	if (r == 0)
 		r = lm__check_name("feature name", name);
@@ -1197,10 +1300,17 @@ LM_EXPORT int lm_feature_info(struct lm_context *ctx, const char *kind, const ch
 	return r < 0 ? r : lm__fail(LM_E_NOTFOUND, "no installed module provides %s/%s", kind, name);
 }
 
-LM_EXPORT int lm_list(struct lm_context *ctx, const char *kind, lm_list_fn fn, void *data)
+LM_EXPORT int lm_feature_info(struct lm_context *ctx, const char *kind, const char *name,
+			      struct lm_feature_info *info)
 {
-	if (!ctx || !fn)
-		return lm__fail(LM_E_INVAL, "lm_list: no context or no callback");
+	if (!ctx || !info)
+		return lm__fail(LM_E_INVAL, "lm_feature_info: no context or no place for the answer");
+	lm__call_begin(ctx);
+	return lm__call_end(ctx, feature_info(ctx, kind, name, info));
+}
+
+static int list(struct lm_context *ctx, const char *kind, lm_list_fn fn, void *data)
+{
 	if (kind && lm__check_name("feature kind", kind) < 0)
 		return LM_E_INVAL;
 	for (size_t i = 0; i < ctx->nsources; i++) {
@@ -1247,6 +1357,20 @@ LM_EXPORT int lm_list(struct lm_context *ctx, const char *kind, lm_list_fn fn, v
 		}
 	}
 	return 0;
+}
+
+LM_EXPORT int lm_list(struct lm_context *ctx, const char *kind, lm_list_fn fn, void *data)
+{
+	if (!ctx || !fn)
+		return lm__fail(LM_E_INVAL, "lm_list: no context or no callback");
+	lm__call_begin(ctx);
+	int r = list(ctx, kind, fn, data);
+	/* A callback's positive value is the host's, not a failure of ours. */
+	if (r > 0) {
+		lm__call_end(ctx, 0);
+		return r;
+	}
+	return lm__call_end(ctx, r);
 }
 
 LM_EXPORT const char *lm_version(void)

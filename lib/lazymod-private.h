@@ -52,6 +52,11 @@ int lm__open_regular(const char *path, struct stat *st, char *why, size_t whylen
 const char *lm__file_kind(mode_t mode);
 /* Directory of the running executable, or NULL. Caller frees. */
 char *lm__exe_dir(void);
+/* A set of strings, each kept once: returns the pool's copy of s (NULL
+ * when out of memory). Locks p->lock. */
+struct lm__strpool;
+const char *lm__intern(struct lm__strpool *p, const char *s);
+void lm__strpool_free(struct lm__strpool *p);
 /* Allocation wrappers. Tests make the Nth allocation from now fail by
  * setting lm__fault_alloc_after to N (-1: never). */
 extern int lm__fault_alloc_after;
@@ -61,10 +66,18 @@ void *lm__realloc(void *p, size_t n);
 char *lm__strdup(const char *s);
 
 /* ---- error.c -------------------------------------------------------------- */
+#define LM__DETAIL_MAX 1024 /* longest error detail, with its NUL */
 /* Sets the calling thread's error detail and returns err. */
 int lm__fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The calling thread's detail buffer. */
 const char *lm__detail(void);
+struct lm_context;
+/* Ends a public call on ctx that returns err: a failure's detail becomes
+ * what lm_errdetail(ctx) says in this thread, a success (0) clears it.
+ * err > 0 is a success with a note in the thread's detail (an answer found
+ * past a refused module), kept likewise; 0 is returned for it. */
+int lm__done(struct lm_context *ctx, int err);
+void lm__errslots_free(struct lm_context *ctx);
 
 /* ---- log.c ---------------------------------------------------------------- */
 struct lm__log {
@@ -268,7 +281,7 @@ struct lm__gen {
 	void *heap;      /* in-memory image, or NULL */
 	struct lm__modstate *mods;
 	const void **objs; /* per feature, valid once its module is READY */
-	struct lm__gen *prev;
+	struct lm__gen *prev; /* the next older retired generation */
 };
 struct lm__source {
 	char *dir; /* absolute; NULL for the built-in modules */
@@ -293,7 +306,34 @@ struct lm_context {
 	unsigned flags;
 	const struct lm__module_desc *const *builtin_start, *const *builtin_stop;
 	pthread_mutex_t lock; /* recursive: an init may ask for features */
+	/*
+	 * Generations replaced by a reindex stay readable while a public call
+	 * that may have read them is in flight: `calls` counts those calls,
+	 * and the last to end frees the retired generations (lock held).
+	 * Modules loaded from a retired generation and not carried over stay
+	 * loaded: their handles move to `orphans`, closed with the context.
+	 */
+	_Atomic unsigned calls;
+	_Atomic bool has_retired;
+	struct lm__gen *retired; /* lock */
+	struct lm__orphan {
+		void *handle;
+		int fd;
+	} *orphans; /* lock */
+	size_t norphans, caporphans;
+	/* Strings handed out by lm_feature_info and lm_list, one copy each:
+	 * they live as long as the context, whatever generation they came from. */
+	struct lm__strpool {
+		char **slots;
+		size_t n, cap;
+		pthread_mutex_t lock;
+	} strings;
+	_Atomic(struct lm__errslot *) errs; /* lm_errdetail, per thread */
 };
+/* Begins and ends a public call on ctx (see calls above); end records err
+ * for lm_errdetail as lm__done does and returns it. */
+void lm__call_begin(struct lm_context *ctx);
+int lm__call_end(struct lm_context *ctx, int err);
 /* After damage in source i's mapped index: reads its notes instead (once);
  * 1 when the caller should look again. */
 int lm__recover(struct lm_context *ctx, size_t i);

@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -155,11 +156,11 @@ static void fill(struct lm_probe_result *res, const struct candidate *c)
 		lm__rule_describe(ix, c->rule, res->rule, sizeof res->rule);
 }
 
-LM_EXPORT int lm_probe(struct lm_context *ctx, const char *kind, const struct lm_probe_input *in,
-		       struct lm_probe_result *res)
+/* lm_probe, with *code (the code probes met, as many as the index holds)
+ * the caller's to free. */
+static int probe(struct lm_context *ctx, const char *kind, const struct lm_probe_input *in,
+		 struct lm_probe_result *res, struct candidate **code)
 {
-	if (!ctx || !in || !res)
-		return lm__fail(LM_E_INVAL, "lm_probe: missing context, input or result");
 	int r = lm__check_name("feature kind", kind);
 	if (r < 0)
 		return r;
@@ -167,8 +168,8 @@ LM_EXPORT int lm_probe(struct lm_context *ctx, const char *kind, const struct lm
 		return lm__fail(LM_E_INVAL, "lm_probe: a length without its bytes");
 	memset(res, 0, sizeof *res);
 	uint64_t t0 = lm__now_ns();
-	struct candidate best, code[32];
-	size_t ncode;
+	struct candidate best;
+	size_t ncode, capcode = 0;
 	bool certain;
 again:
 	best = (struct candidate){0};
@@ -192,8 +193,9 @@ again:
 				return lm__fail(LM_E_CORRUPT, "index of %s: probe rule %u is damaged",
 						ctx->sources[i].dir, ri);
 			if (rule->type == LM__RULE_CODE) {
-				if (ncode < sizeof code / sizeof code[0])
-					code[ncode++] = (struct candidate){0, 0, g, rule->feat, rule, NULL};
+				if (lm__grow((void **)code, &capcode, ncode, sizeof **code) < 0)
+					return lm__fail(LM_E_NOMEM, "out of memory");
+				(*code)[ncode++] = (struct candidate){0, 0, g, rule->feat, rule, NULL};
 				continue;
 			}
 			if (!lm__rule_match(&g->ix, rule, in))
@@ -217,10 +219,10 @@ again:
 	}
 	/* Code probes only when no rule was certain; they load their modules. */
 	for (size_t c = 0; c < ncode && !certain; c++) {
-		const struct lm__ifeat *f = lm__index_feat(&code[c].gen->ix, code[c].feat);
+		const struct lm__ifeat *f = lm__index_feat(&(*code)[c].gen->ix, (*code)[c].feat);
 		if (!f)
 			continue;
-		const char *name = lm__index_str(&code[c].gen->ix, f->name);
+		const char *name = lm__index_str(&(*code)[c].gen->ix, f->name);
 		lm_probe_fn fn;
 		if (lm__get_probe(ctx, kind, name, &fn) < 0) {
 			lm__warn(&ctx->log, "probe: skipping %s/%s: %s", kind, name, lm__detail());
@@ -230,7 +232,7 @@ again:
 		score = score < 0 ? 0 : score > 100 ? 100 : score;
 		lm__dbg(&ctx->log, "probe: code probe of %s/%s says %d", kind, name, score);
 		if (score > best.score) {
-			best = code[c];
+			best = (*code)[c];
 			best.score = score;
 			certain = score >= LM_SCORE_CERTAIN;
 		}
@@ -241,4 +243,16 @@ again:
 	lm__dbg(&ctx->log, "probe %s: %s (score %d, %s) in %.3f ms", in->name ? in->name : "input",
 		res->name, res->score, res->rule, (lm__now_ns() - t0) / 1e6);
 	return 0;
+}
+
+LM_EXPORT int lm_probe(struct lm_context *ctx, const char *kind, const struct lm_probe_input *in,
+		       struct lm_probe_result *res)
+{
+	if (!ctx || !in || !res)
+		return lm__fail(LM_E_INVAL, "lm_probe: missing context, input or result");
+	struct candidate *code = NULL;
+	lm__call_begin(ctx);
+	int r = probe(ctx, kind, in, res, &code);
+	free(code);
+	return lm__call_end(ctx, r);
 }

@@ -264,3 +264,47 @@ int lm__open_regular(const char *path, struct stat *st, char *why, size_t whylen
 	}
 	return fd;
 }
+
+const char *lm__intern(struct lm__strpool *p, const char *s)
+{
+	if (!*s)
+		return "";
+	pthread_mutex_lock(&p->lock);
+	const char *found = NULL;
+	if (p->n * 2 >= p->cap) {
+		/* Grow to keep the table at most half full. */
+		size_t ncap = p->cap ? p->cap * 2 : 64;
+		char **ns = lm__calloc(ncap, sizeof *ns);
+		if (!ns)
+			goto out;
+		for (size_t i = 0; i < p->cap; i++) {
+			if (!p->slots[i])
+				continue;
+			size_t h = lm__hash(p->slots[i], NULL) & (ncap - 1);
+			while (ns[h])
+				h = (h + 1) & (ncap - 1);
+			ns[h] = p->slots[i];
+		}
+		free(p->slots);
+		p->slots = ns;
+		p->cap = ncap;
+	}
+	size_t h = lm__hash(s, NULL) & (p->cap - 1);
+	while (p->slots[h] && strcmp(p->slots[h], s))
+		h = (h + 1) & (p->cap - 1);
+	if (!p->slots[h] && (p->slots[h] = lm__strdup(s)))
+		p->n++;
+	found = p->slots[h];
+out:
+	pthread_mutex_unlock(&p->lock);
+	return found;
+}
+
+void lm__strpool_free(struct lm__strpool *p)
+{
+	for (size_t i = 0; i < p->cap; i++)
+		free(p->slots[i]);
+	free(p->slots);
+	p->slots = NULL;
+	p->n = p->cap = 0;
+}

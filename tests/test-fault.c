@@ -148,6 +148,70 @@ TEST(module_owned_by_another_user)
 	lm_context_unref(ctx);
 }
 
+TEST(unsafe_directory_does_not_hide_later_ones)
+{
+	char early[4096], late[4096];
+	snprintf(early, sizeof early, "%s/early", scratch());
+	snprintf(late, sizeof late, "%s/late", scratch());
+	sh("cp -a '%s' '%s' && cp -a '%s' '%s' && chmod o+w '%s'", fixture("basic"), early,
+	   fixture("basic"), late, early);
+	struct log_record log = {0};
+	const char *dirs[] = {early, late, NULL};
+	struct lm_options opt = {.dirs = dirs, .iface_major = 1, .flags = LM_CTX_NO_ENV_PATH,
+				 .log = record_log, .log_data = &log};
+	struct lm_context *ctx;
+	CHECK_INT(lm_context_new(&opt, &ctx), 0);
+	const struct fixture_obj *o;
+	/* The early provider is refused and reported; the late one answers. */
+	CHECK_INT(get(ctx, "test", "beta", &o), 0);
+	CHECK_STR(o->feature, "beta");
+	CHECK(mapped_path("/late/beta.so"));
+	CHECK(!mapped_path("/early/beta.so"));
+	CHECK_CONTAINS(lm_errdetail(ctx), "/early is writable by others");
+	CHECK_INT(log.warnings, 1);
+	CHECK_CONTAINS(log.all, "/early is writable by others: refused");
+	/* Once loaded, the feature comes from the late directory, quietly. */
+	CHECK_INT(get(ctx, "test", "beta", &o), 0);
+	CHECK_STR(lm_errdetail(ctx), "");
+	CHECK_INT(log.warnings, 1);
+	lm_context_unref(ctx);
+	/* With no later provider, the refusal is the answer. */
+	const char *only[] = {early, NULL};
+	ctx = open_dirs(only, 0);
+	CHECK_INT(get(ctx, "test", "beta", &o), LM_E_UNSAFE);
+	CHECK_CONTAINS(lm_errdetail(ctx), "/early is writable by others");
+	lm_context_unref(ctx);
+}
+
+TEST(symlinked_module_judged_where_it_points)
+{
+	const char *dir = copy_fixture("basic");
+	char elsewhere[4096];
+	snprintf(elsewhere, sizeof elsewhere, "%s/elsewhere", scratch());
+	/* beta.so is a link into a directory anyone may write. */
+	sh("mkdir '%s' && mv '%s/beta.so' '%s/' && ln -s '%s/beta.so' '%s/beta.so' && chmod 777 '%s'",
+	   elsewhere, dir, elsewhere, elsewhere, dir, elsewhere);
+	const struct fixture_obj *o;
+	struct lm_context *ctx = open_ctx(dir, LM_CTX_NO_FALLBACK);
+	CHECK_INT(get(ctx, "test", "beta", &o), LM_E_UNSAFE);
+	CHECK_CONTAINS(lm_errdetail(ctx), "directory");
+	CHECK_CONTAINS(lm_errdetail(ctx), "/elsewhere is writable by others");
+	CHECK(!mapped("beta.so"));
+	lm_context_unref(ctx);
+	/* The target's own mode counts, not the link's (always 0777). */
+	sh("chmod 755 '%s' && chmod g+w '%s/beta.so'", elsewhere, elsewhere);
+	ctx = open_ctx(dir, LM_CTX_NO_FALLBACK);
+	CHECK_INT(get(ctx, "test", "beta", &o), LM_E_UNSAFE);
+	CHECK_CONTAINS(lm_errdetail(ctx), "writable by its group");
+	lm_context_unref(ctx);
+	/* A safe target loads through the link. */
+	sh("chmod g-w '%s/beta.so'", elsewhere);
+	ctx = open_ctx(dir, LM_CTX_NO_FALLBACK);
+	CHECK_INT(get(ctx, "test", "beta", &o), 0);
+	CHECK(mapped_path("/elsewhere/beta.so") || mapped("beta.so"));
+	lm_context_unref(ctx);
+}
+
 TEST(index_pointing_outside_its_directory)
 {
 	const char *dir = copy_fixture("basic");
@@ -417,6 +481,84 @@ TEST(reindex_under_load)
 		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 			FAIL("reader %d saw a torn or missing index", i);
 	}
+}
+
+/* ---- a long-running host --------------------------------------------------- */
+
+/* Mappings of files named lazymod.index (current or replaced) in this process. */
+static int index_mappings(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[4096];
+	int n = 0;
+	while (f && fgets(line, sizeof line, f))
+		n += strstr(line, "/lazymod.index") != NULL;
+	if (f)
+		fclose(f);
+	return n;
+}
+
+static long vm_size_kib(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kib = -1;
+	while (f && fgets(line, sizeof line, f))
+		if (sscanf(line, "VmSize: %ld kB", &kib) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kib;
+}
+
+/*
+ * A host that lives through 1,000 reindexes of its directory, looking
+ * features up between them, keeps one or two index generations mapped:
+ * each replaced one is released once no call is in flight. Bounds: at most
+ * 2 mappings of the index at any time, and VmSize at most 8 MiB above what
+ * it was after the first round (the 1,000 generations kept would be 1,000
+ * mappings).
+ */
+TEST(thousand_reindexes_keep_mapped_memory_bounded)
+{
+	const char *dir = copy_fixture("basic");
+	char out[8192], parked[8192];
+	snprintf(out, sizeof out, "%s/lazymod.index", dir);
+	snprintf(parked, sizeof parked, "%s/gamma.so.parked", scratch());
+	struct lm_context *ctx = open_ctx(dir, LM_CTX_NO_FALLBACK);
+	const struct fixture_obj *o, *beta;
+	struct lm_feature_info info;
+	CHECK_INT(get(ctx, "test", "beta", &beta), 0);
+	CHECK_INT(lm_feature_info(ctx, "test", "beta", &info), 0);
+	long base = 0;
+	int most = 0;
+	for (int round = 0; round < 1000; round++) {
+		/* Odd rounds add gamma, even ones take it away again. */
+		if (round % 2)
+			sh("mv '%s' '%s/gamma.so'", parked, dir);
+		else
+			sh("mv '%s/gamma.so' '%s'", dir, parked);
+		reindex(dir, out, dir);
+		/* A miss makes the context look at the index again: each round
+		 * maps a new generation. */
+		CHECK_INT(get(ctx, "test", round % 2 ? "gamma" : "nothing", &o),
+			  round % 2 ? 0 : LM_E_NOTFOUND);
+		CHECK_INT(get(ctx, "test", "beta", &o), 0);
+		CHECK(o == beta); /* loaded once, carried over */
+		int n = index_mappings();
+		most = n > most ? n : most;
+		if (round == 0)
+			base = vm_size_kib();
+	}
+	long grown = vm_size_kib() - base;
+	printf("index mappings at most %d; VmSize grew by %ld KiB over 1000 reindexes\n", most,
+	       grown);
+	CHECK(most >= 1 && most <= 2);
+	CHECK(grown < 8 * 1024);
+	/* What lm_feature_info handed out before still reads. */
+	CHECK_STR(info.name, "beta");
+	CHECK_STR(info.module, "beta");
+	lm_context_unref(ctx);
 }
 
 /* ---- out of memory at every allocation ------------------------------------ */

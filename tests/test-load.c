@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 
 #include "fixtures/fixture.h"
+#include "lazymod-private.h"
 
 /* ---- a host that counts inits -------------------------------------------- */
 
@@ -538,6 +539,152 @@ TEST(threads_race_each_init_once)
 		CHECK(init_seq(&c, "r1") < init_seq(&c, "r3"));
 		CHECK(init_seq(&c, "r3") < init_seq(&c, "r7"));
 		lm_context_unref(ctx);
+	}
+}
+
+/* ---- the error detail: per context, per thread -------------------------------- */
+
+struct detail_run {
+	struct lm_context *ctx;
+	int r;
+	char detail[1024];
+};
+
+static void *fail_in_thread(void *arg)
+{
+	struct detail_run *d = arg;
+	const void *obj;
+	d->r = lm_get(d->ctx, "test", "initfail", &obj);
+	snprintf(d->detail, sizeof d->detail, "%s", lm_errdetail(d->ctx));
+	return NULL;
+}
+
+TEST(errdetail_per_context_and_thread)
+{
+	struct lm_context *a = open_ctx(fixture("basic"), 0), *b = open_ctx(fixture("basic"), 0);
+	CHECK_STR(lm_errdetail(a), "");
+	get_fails(a, "nothing", LM_E_NOTFOUND, "no installed module provides test/nothing");
+	/* A success on another context leaves a's detail alone, and b has none. */
+	get_ok(b, "test", "beta");
+	CHECK_CONTAINS(lm_errdetail(a), "test/nothing");
+	CHECK_STR(lm_errdetail(b), "");
+	/* A failure on b is b's. */
+	get_fails(b, "cyc_a", LM_E_CYCLE, "cyc_a -> cyc_b -> cyc_a");
+	CHECK_CONTAINS(lm_errdetail(a), "test/nothing");
+	/* Another thread's failure on a is that thread's. */
+	struct detail_run d = {.ctx = a};
+	pthread_t t;
+	CHECK_INT(pthread_create(&t, NULL, fail_in_thread, &d), 0);
+	pthread_join(t, NULL);
+	CHECK_INT(d.r, LM_E_INIT);
+	CHECK_CONTAINS(d.detail, "initialisation failed");
+	CHECK_CONTAINS(lm_errdetail(a), "test/nothing");
+	/* A success clears the calling thread's detail on that context: the
+	 * slow path, the fast path, and the other calls alike. */
+	get_ok(a, "test", "beta");
+	CHECK_STR(lm_errdetail(a), "");
+	get_fails(a, "nothing", LM_E_NOTFOUND, "test/nothing");
+	get_ok(a, "test", "beta");
+	CHECK_STR(lm_errdetail(a), "");
+	struct lm_feature_info info;
+	CHECK_INT(lm_feature_info(a, "test", "nothing", &info), LM_E_NOTFOUND);
+	CHECK_CONTAINS(lm_errdetail(a), "test/nothing");
+	CHECK_INT(lm_feature_info(a, "test", "gamma", &info), 0);
+	CHECK_STR(lm_errdetail(a), "");
+	struct lm_probe_input in = {.size = UINT64_MAX, .name = "x"};
+	struct lm_probe_result res;
+	CHECK_INT(lm_probe(a, "nokind", &in, &res), LM_E_NOMATCH);
+	CHECK_CONTAINS(lm_errdetail(a), "no nokind matches x");
+	/* Without a context (lm_context_new): the thread's last failure. */
+	struct lm_context *none = NULL;
+	CHECK_INT(lm_context_new(NULL, NULL), LM_E_INVAL);
+	CHECK_CONTAINS(lm_errdetail(none), "no place for the context");
+	lm_context_unref(a);
+	lm_context_unref(b);
+}
+
+/* ---- threads building indexes, contexts falling back, at once ------------------ */
+
+static void ignore_report(void *d, int e, const char *m)
+{
+	(void)d, (void)e, (void)m;
+}
+
+struct build_run {
+	pthread_barrier_t *start;
+	const char *dir;
+	int r;
+	size_t len;
+	struct lm_context *ctx;
+	int got;
+};
+
+static void *build_index(void *arg)
+{
+	struct build_run *b = arg;
+	struct lm__mset set = {0};
+	struct lm__buf img = {0};
+	pthread_barrier_wait(b->start);
+	b->r = lm__scan_dir(&set, b->dir, ignore_report, NULL);
+	if (b->r == 0)
+		b->r = lm__index_build(&set, b->dir, ignore_report, NULL, &img);
+	b->len = img.len;
+	free(img.p);
+	lm__mset_free(&set);
+	return NULL;
+}
+
+static void *fall_back(void *arg)
+{
+	struct build_run *b = arg;
+	const char *dirs[] = {b->dir, NULL};
+	struct lm_options o = {.dirs = dirs, .iface_major = 1, .host = &host,
+			       .flags = LM_CTX_NO_ENV_PATH};
+	pthread_barrier_wait(b->start);
+	b->r = lm_context_new(&o, &b->ctx);
+	const void *obj;
+	if (b->r == 0)
+		b->got = lm_get(b->ctx, "test", "gamma", &obj);
+	return NULL;
+}
+
+/*
+ * Two threads build indexes of two directories at once, then two contexts
+ * over directories without an index read their notes at once (each builds
+ * an index in memory). Under ThreadSanitizer (make tsan) any shared state
+ * in the builder is a report.
+ */
+TEST(concurrent_index_builds_and_fallbacks)
+{
+	const char *dirs[2];
+	char buf[2][4096];
+	for (int i = 0; i < 2; i++) {
+		snprintf(buf[i], sizeof buf[i], "%s/copy%d", scratch(), i);
+		sh("cp -a '%s' '%s' && rm '%s/lazymod.index'", fixture(i ? "many" : "basic"), buf[i],
+		   buf[i]);
+		dirs[i] = buf[i];
+	}
+	for (int round = 0; round < 4; round++) {
+		pthread_barrier_t start;
+		pthread_barrier_init(&start, NULL, 2);
+		struct build_run runs[2] = {{&start, dirs[0]}, {&start, dirs[1]}};
+		pthread_t t[2];
+		void *(*fn)(void *) = round % 2 ? fall_back : build_index;
+		for (int i = 0; i < 2; i++)
+			CHECK_INT(pthread_create(&t[i], NULL, fn, &runs[i]), 0);
+		for (int i = 0; i < 2; i++)
+			pthread_join(t[i], NULL);
+		pthread_barrier_destroy(&start);
+		for (int i = 0; i < 2; i++) {
+			CHECK_INT(runs[i].r, 0);
+			if (fn == build_index)
+				CHECK(runs[i].len > 0);
+			lm_context_unref(runs[i].ctx);
+		}
+		if (fn == fall_back) {
+			CHECK_INT(runs[0].got, 0);              /* basic has gamma */
+			CHECK_INT(runs[1].got, LM_E_NOTFOUND); /* many has not */
+		}
 	}
 }
 
