@@ -14,6 +14,35 @@
  * value on failure; lm_errdetail() then names the module, file and cause.
  * The library never prints, aborts or exits on its own: it logs through
  * the host's callback, or to stderr when LAZYMOD_DEBUG is set.
+ *
+ * Limits. Each is checked where the input enters (by `lazymod index`, the
+ * notes reader or the call), and going past it is an error or a reported
+ * warning, never a silent cut:
+ *   - a kind, feature name, module name or target: at most LM_NAME_MAX
+ *     (255) bytes; a name without '/' nor ".."; a module name a C
+ *     identifier. Longer ones are refused (LM_E_INVAL, or the module's
+ *     notes refused as LM_E_BADMODULE and reported by the indexer);
+ *   - a magic pattern (LM_PROBE_MAGIC...): at most LM_RULE_BYTES_MAX (4096)
+ *     bytes;
+ *   - the notes of one module file (its features, rules, dependencies):
+ *     at most 1 MiB in all, so some ten thousand rules; a file past it is
+ *     refused and reported;
+ *   - one index: at most 2^24 modules, 2^24 features, 2^24 rules, 4 GiB;
+ *   - a dependency chain: at most 64 modules deep (LM_E_CYCLE beyond);
+ *   - code probes of a kind, rules per module or per kind: no limit but
+ *     the above;
+ *   - an error detail: 1023 bytes, cut at the end (it is prose).
+ *
+ * Lifetimes. Every pointer the library hands out lives as follows:
+ *   - the context: until its last lm_context_unref;
+ *   - a feature's object (lm_get): as long as the context, and longer:
+ *     a loaded module is unloaded only by the context's end;
+ *   - the strings of struct lm_feature_info (lm_feature_info, lm_list):
+ *     until the context's end, whatever is reindexed meanwhile; the struct
+ *     itself is the caller's;
+ *   - lm_errdetail(ctx): until the calling thread's next call on ctx, or the
+ *     context's end; lm_errdetail(NULL): until the thread's next call;
+ *   - lm_strerror, lm_errname, lm_version: static.
  */
 #ifndef LAZYMOD_H
 #define LAZYMOD_H
@@ -29,6 +58,11 @@ extern "C" {
 #endif
 
 #define LM_EXPORT __attribute__((visibility("default")))
+
+/* Longest kind, feature name, module name or target, without its NUL. */
+#define LM_NAME_MAX 255
+/* Longest magic pattern of a probe rule, in bytes. */
+#define LM_RULE_BYTES_MAX 4096
 
 /* Error codes: one table gives each its name and message. */
 #define LM__ERRORS(X)                                                                              \
@@ -133,27 +167,53 @@ LM_EXPORT struct lm_context *lm_context_unref(struct lm_context *ctx);
 LM_EXPORT int lm_get(struct lm_context *ctx, const char *kind, const char *name,
 		     const void **object);
 
-/* The detail of the calling thread's last failure on ctx ("" if none). */
+/*
+ * The detail of the calling thread's last call on ctx: after a failure,
+ * what failed and why (module, file, cause); after a success, "" -- except
+ * when lm_get found the feature in a later directory past a provider it
+ * refused as unsafe, when it says which and why. Each thread has its own,
+ * on each context. With ctx NULL: the thread's last failure of any call,
+ * e.g. of lm_context_new. Lives until the thread's next call on ctx (or
+ * the context's end); never NULL.
+ */
 LM_EXPORT const char *lm_errdetail(const struct lm_context *ctx);
 
-/* The answer of a probe. */
+/* The answer of a probe. Every name an index holds fits: res.name is the
+ * name lm_get takes. */
 struct lm_probe_result {
-	char name[64];  /* the feature that won */
-	char module[64];
+	char name[LM_NAME_MAX + 1];   /* the feature that won */
+	char module[LM_NAME_MAX + 1]; /* its module */
 	int score;
-	char rule[160]; /* the rule that decided, e.g. "magic \"QFI\\xfb\" at 0" */
+	/* The rule that decided, for people: e.g. "magic \"QFI\\xfb\" at offset
+	 * 0"; a long pattern is shown by its first bytes and "...". */
+	char rule[160];
 };
 
 /*
  * Finds the feature of `kind` that best matches `in`. Declarative rules are
  * evaluated from the index, loading nothing; score 100 ends the search.
  * Only when no rule is certain are the code probes of that kind run (their
- * modules loaded). Returns 0, LM_E_NOMATCH, or another error.
+ * modules loaded), every one of them. Returns 0, LM_E_NOMATCH, or another
+ * error. (Programs built against lazymod 0.1, whose result held 63-byte
+ * names, get LM_E_INVAL for a longer name, never a cut one.)
  */
 LM_EXPORT int lm_probe(struct lm_context *ctx, const char *kind, const struct lm_probe_input *in,
 		       struct lm_probe_result *result);
 
-/* What the index says of one feature. Strings point into the context. */
+/*
+ * How much of an input the declarative rules of `kind` look at: *head is
+ * the most bytes from the start any LM_PROBE_MAGIC rule reads (its offset
+ * plus its length), *tail the most bytes before the end any
+ * LM_PROBE_MAGIC_END rule reads (its offset). A host that gives lm_probe
+ * that many first and last bytes lets every rule decide. Code probes read
+ * what they are given: this does not count them. Reads the index alone.
+ * Returns 0, LM_E_NOTFOUND when no index knows the kind, or another error.
+ */
+LM_EXPORT int lm_probe_window(struct lm_context *ctx, const char *kind, size_t *head,
+			      size_t *tail);
+
+/* What the index says of one feature. The strings belong to the context
+ * and live until its end. */
 struct lm_feature_info {
 	const char *kind;
 	const char *name;

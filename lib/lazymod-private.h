@@ -19,8 +19,8 @@
 
 #include "lazymod.h"
 
-#define LM__NAME_MAX 255         /* longest kind, feature or module name */
-#define LM__MAX_RULE_BYTES 4096  /* longest probe pattern */
+#define LM__NAME_MAX LM_NAME_MAX             /* longest kind, feature or module name */
+#define LM__MAX_RULE_BYTES LM_RULE_BYTES_MAX /* longest probe pattern */
 
 /* ---- util.c -------------------------------------------------------------- */
 uint32_t lm__crc32c(uint32_t crc, const void *buf, size_t len);
@@ -342,6 +342,15 @@ int lm__get_probe(struct lm_context *ctx, const char *kind, const char *name, lm
 int lm__check_name(const char *what, const char *s);
 
 /* ---- probe.c -------------------------------------------------------------- */
+/* lm_probe@LAZYMOD_0.1: the result as lazymod 0.1 laid it out. */
+struct lm__probe_result_0_1 {
+	char name[64];
+	char module[64];
+	int score;
+	char rule[160];
+};
+LM_EXPORT int lm__probe_0_1(struct lm_context *ctx, const char *kind,
+			    const struct lm_probe_input *in, struct lm__probe_result_0_1 *old);
 /* Whether rule r matches in (declarative rules only). */
 bool lm__rule_match(const struct lm__index *ix, const struct lm__irule *r,
 		    const struct lm_probe_input *in);

@@ -98,12 +98,16 @@ bool lm__rule_match(const struct lm__index *ix, const struct lm__irule *r,
 static void quote(const unsigned char *p, uint32_t len, char *buf, size_t size)
 {
 	size_t w = 0;
-	for (uint32_t i = 0; i < len && w + 5 < size; i++) {
+	uint32_t i = 0;
+	/* Room for an escape and the "..." that says the pattern goes on. */
+	for (; i < len && w + 8 < size; i++) {
 		if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' && p[i] != '\\')
 			buf[w++] = (char)p[i];
 		else
 			w += (size_t)snprintf(buf + w, size - w, "\\x%02x", p[i]);
 	}
+	if (i < len)
+		w += (size_t)snprintf(buf + w, size - w, "...");
 	buf[w] = 0;
 }
 
@@ -151,7 +155,10 @@ static void fill(struct lm_probe_result *res, const struct candidate *c)
 	snprintf(res->module, sizeof res->module, "%s", m ? lm__index_str(ix, m->name) : "?");
 	res->score = c->score;
 	if (c->rule->type == LM__RULE_CODE)
-		snprintf(res->rule, sizeof res->rule, "code probe of module %s", res->module);
+		/* The module's name is in res->module whole; the rule says it
+		 * when it fits. */
+		snprintf(res->rule, sizeof res->rule, "code probe of module %.*s",
+			 (int)(sizeof res->rule - sizeof "code probe of module "), res->module);
 	else
 		lm__rule_describe(ix, c->rule, res->rule, sizeof res->rule);
 }
@@ -245,8 +252,17 @@ again:
 	return 0;
 }
 
-LM_EXPORT int lm_probe(struct lm_context *ctx, const char *kind, const struct lm_probe_input *in,
-		       struct lm_probe_result *res)
+/*
+ * lm_probe has two versions in the shared library: LAZYMOD_0.2 (the default)
+ * with names up to LM_NAME_MAX, and LAZYMOD_0.1 for programs built against
+ * the result that held 63-byte names, which gets LM_E_INVAL for a longer
+ * one rather than a cut name lm_get would not find.
+ */
+LM_EXPORT int lm__probe_0_2(struct lm_context *ctx, const char *kind,
+			    const struct lm_probe_input *in, struct lm_probe_result *res);
+__asm__(".symver lm__probe_0_2, lm_probe@@LAZYMOD_0.2");
+LM_EXPORT int lm__probe_0_2(struct lm_context *ctx, const char *kind,
+			    const struct lm_probe_input *in, struct lm_probe_result *res)
 {
 	if (!ctx || !in || !res)
 		return lm__fail(LM_E_INVAL, "lm_probe: missing context, input or result");
@@ -254,5 +270,84 @@ LM_EXPORT int lm_probe(struct lm_context *ctx, const char *kind, const struct lm
 	lm__call_begin(ctx);
 	int r = probe(ctx, kind, in, res, &code);
 	free(code);
+	return lm__call_end(ctx, r);
+}
+
+__asm__(".symver lm__probe_0_1, lm_probe@LAZYMOD_0.1");
+LM_EXPORT int lm__probe_0_1(struct lm_context *ctx, const char *kind,
+			    const struct lm_probe_input *in, struct lm__probe_result_0_1 *old)
+{
+	if (!ctx || !in || !old)
+		return lm__fail(LM_E_INVAL, "lm_probe: missing context, input or result");
+	struct lm_probe_result res;
+	struct candidate *code = NULL;
+	lm__call_begin(ctx);
+	int r = probe(ctx, kind, in, &res, &code);
+	free(code);
+	if (r == 0 && (strlen(res.name) >= sizeof old->name || strlen(res.module) >= sizeof old->module))
+		r = lm__fail(LM_E_INVAL,
+			     "probe %s: %s (module %s) has a name longer than the %zu bytes this "
+			     "program's lm_probe_result holds: rebuild it against this lazymod",
+			     kind, res.name, res.module, sizeof old->name - 1);
+	if (r == 0) {
+		memset(old, 0, sizeof *old);
+		memcpy(old->name, res.name, strlen(res.name));
+		memcpy(old->module, res.module, strlen(res.module));
+		old->score = res.score;
+		snprintf(old->rule, sizeof old->rule, "%s", res.rule);
+	}
+	return lm__call_end(ctx, r);
+}
+
+/* Widens *head and *tail to what source i's rules of kind read; 1 when the
+ * index knows the kind, 0 when not, or an error. */
+static int window_of(struct lm_context *ctx, size_t i, const char *kind, size_t *head,
+		     size_t *tail)
+{
+	struct lm__gen *g = atomic_load_explicit(&ctx->sources[i].gen, memory_order_acquire);
+	const struct lm__ikind *k;
+	int r = g ? lm__index_find_kind(&g->ix, kind, &k) : LM_E_NOTFOUND;
+	if (r == LM_E_NOTFOUND)
+		return 0;
+	if (r < 0)
+		return r;
+	for (uint32_t ri = k->rules_first; ri < k->rules_first + k->nrules; ri++) {
+		const struct lm__irule *rule = lm__index_rule(&g->ix, ri);
+		if (!rule)
+			return LM_E_CORRUPT;
+		uint64_t need = rule->type == LM_RULE_MAGIC ? rule->offset + rule->len
+				: rule->type == LM_RULE_MAGIC_END ? rule->offset
+								  : 0;
+		size_t *at = rule->type == LM_RULE_MAGIC ? head : tail;
+		if (need > *at)
+			*at = need > SIZE_MAX ? SIZE_MAX : (size_t)need;
+	}
+	return 1;
+}
+
+LM_EXPORT int lm_probe_window(struct lm_context *ctx, const char *kind, size_t *head,
+			      size_t *tail)
+{
+	if (!ctx || !head || !tail)
+		return lm__fail(LM_E_INVAL, "lm_probe_window: no context or no place for the answer");
+	int r = lm__check_name("feature kind", kind);
+	if (r < 0)
+		return r;
+	lm__call_begin(ctx);
+	bool known = false;
+	*head = *tail = 0;
+	for (size_t i = 0; r == 0 && i < ctx->nsources; i++) {
+		int e = window_of(ctx, i, kind, head, tail);
+		/* A damaged index: read that directory's notes, and ask them. */
+		if (e == LM_E_CORRUPT && lm__recover(ctx, i))
+			e = window_of(ctx, i, kind, head, tail);
+		if (e < 0)
+			r = lm__fail(e, "index of %s: damaged while reading the rules of %s",
+				     ctx->sources[i].dir ? ctx->sources[i].dir : "built-in modules",
+				     kind);
+		known |= e == 1;
+	}
+	if (r == 0 && !known)
+		r = lm__fail(LM_E_NOTFOUND, "no index knows the kind %s", kind);
 	return lm__call_end(ctx, r);
 }

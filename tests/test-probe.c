@@ -6,6 +6,8 @@
  */
 #include "testutil.h"
 
+#include "lazymod-private.h"
+
 static struct lm_context *ctx;
 
 static void setup(void)
@@ -170,6 +172,77 @@ TEST(fallback)
 	CHECK_STR(r.name, "fallback");
 	CHECK_INT(r.score, 1);
 	CHECK_STR(r.rule, "fallback (any input)");
+}
+
+/* Every name the index takes (LM_NAME_MAX bytes) comes back whole from a
+ * probe, and lm_get finds the feature by it. */
+TEST(long_names_round_trip)
+{
+	setup();
+	struct lm_probe_result r = probe_ok("long", "LONGNAME", 8, NULL, 0, NULL);
+	CHECK_INT(strlen(r.name), LM_NAME_MAX);
+	CHECK_INT(strlen(r.module), LM_NAME_MAX);
+	CHECK(!strncmp(r.name, "a-feature-name-as-long-as-an-index-takes-nnn", 44));
+	CHECK(!strncmp(r.module, "p_long_xxx", 10));
+	const void *obj;
+	CHECK_INT(lm_get(ctx, "long", r.name, &obj), 0);
+	CHECK_STR(((const char *const *)obj)[1], r.name); /* the fixture object's feature */
+	CHECK_INT(lm_module_loaded(ctx, r.module), 1);
+	/* A program built against the 0.1 result (63-byte names) is refused,
+	 * with the reason, rather than handed a cut name. */
+	struct lm_probe_input in = {(const unsigned char *)"LONGNAME", 8, NULL, 0, 8, NULL};
+	struct lm__probe_result_0_1 old;
+	CHECK_INT(lm__probe_0_1(ctx, "long", &in, &old), LM_E_INVAL);
+	CHECK_CONTAINS(lm_errdetail(ctx), "longer than the 63 bytes");
+	in = (struct lm_probe_input){(const unsigned char *)"QFI\xfb", 4, NULL, 0, 4, NULL};
+	CHECK_INT(lm__probe_0_1(ctx, "fmt", &in, &old), 0);
+	CHECK_STR(old.name, "qfi");
+	CHECK_STR(lm_errdetail(ctx), "");
+}
+
+/* Every code probe of a kind runs: forty here, the last one the match. */
+TEST(code_probes_without_a_cap)
+{
+	setup();
+	for (int i = 39; i >= 0; i--) {
+		char name[8];
+		snprintf(name, sizeof name, "c%02d", i);
+		struct lm_probe_result r = probe_ok("many", name, 3, NULL, 0, NULL);
+		if (strcmp(r.name, name) || r.score != 100)
+			FAIL("input %s: probe says %s, score %d", name, r.name, r.score);
+	}
+}
+
+/* lm_probe_window: how many first and last bytes the kind's rules read,
+ * and that they are enough. */
+TEST(probe_window)
+{
+	setup();
+	size_t head = 1, tail = 1;
+	CHECK_INT(lm_probe_window(ctx, "win", &head, &tail), 0);
+	CHECK_INT(head, 104); /* "WWWW" at 100 */
+	CHECK_INT(tail, 300); /* "EEEE" 300 bytes before the end */
+	unsigned char buf[300] = {0};
+	memcpy(buf + 100, "WWWW", 4);
+	struct lm_probe_result r = probe_ok("win", buf, head, NULL, 0, NULL);
+	CHECK_INT(r.score, 100);
+	/* One byte less and the widest rule cannot decide. */
+	struct lm_probe_input in = {buf, head - 1, NULL, 0, head - 1, NULL};
+	CHECK_INT(lm_probe(ctx, "win", &in, &r), LM_E_NOMATCH);
+	memset(buf, 0, sizeof buf);
+	memcpy(buf, "EEEE", 4);
+	r = probe_ok("win", "", 0, buf, tail, NULL);
+	CHECK_INT(r.score, 60);
+	/* The kind of the other fixtures reads the footer 512 bytes back. */
+	CHECK_INT(lm_probe_window(ctx, "fmt", &head, &tail), 0);
+	CHECK(tail >= 512);
+	/* Code probes only: no bytes the rules need. */
+	CHECK_INT(lm_probe_window(ctx, "many", &head, &tail), 0);
+	CHECK_INT(head, 0);
+	CHECK_INT(tail, 0);
+	CHECK_INT(lm_probe_window(ctx, "nokind", &head, &tail), LM_E_NOTFOUND);
+	CHECK_CONTAINS(lm_errdetail(ctx), "no index knows the kind nokind");
+	CHECK_INT(lm_probe_window(ctx, "a/b", &head, &tail), LM_E_INVAL);
 }
 
 TEST_MAIN

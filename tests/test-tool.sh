@@ -140,6 +140,17 @@ for kind in fifo socket device directory; do
 	status "list INDEX: a $kind fails at once" 1 timeout 10 "$lazymod" list "$d/lazymod.index"
 done
 
+# The shared library's versions: lm_probe_window new in LAZYMOD_0.2, lm_probe
+# there with whole names, and the 0.1 lm_probe kept for programs built before.
+syms=$(objdump -T "$build/lib/liblazymod.so")
+if echo "$syms" | grep -qE " LAZYMOD_0\.2 +lm_probe_window$" &&
+	echo "$syms" | grep -qE " LAZYMOD_0\.2 +lm_probe$" &&
+	echo "$syms" | grep -qE " \(LAZYMOD_0\.1\) +lm_probe$"; then
+	ok "liblazymod.so exports lm_probe_window and both versions of lm_probe"
+else
+	not_ok "liblazymod.so exports lm_probe_window and both versions of lm_probe"
+fi
+
 # The built tree works from anywhere: copy it and run the demo host.
 cp -a "$build/bin" "$build/lib" "$tmp/"
 mkdir -p "$tmp/moved" && mv "$tmp/bin" "$tmp/lib" "$tmp/moved/"
