@@ -328,12 +328,13 @@ static int window_of(struct lm_context *ctx, size_t i, const char *kind, size_t 
 LM_EXPORT int lm_probe_window(struct lm_context *ctx, const char *kind, size_t *head,
 			      size_t *tail)
 {
-	if (!ctx || !head || !tail)
-		return lm__fail(LM_E_INVAL, "lm_probe_window: no context or no place for the answer");
-	int r = lm__check_name("feature kind", kind);
-	if (r < 0)
-		return r;
+	if (!ctx)
+		return lm__fail(LM_E_INVAL, "lm_probe_window: no context");
 	lm__call_begin(ctx);
+	int r = head && tail ? lm__check_name("feature kind", kind)
+			     : lm__fail(LM_E_INVAL, "lm_probe_window: no place for the answer");
+	if (r < 0)
+		return lm__call_end(ctx, r);
 	bool known = false;
 	*head = *tail = 0;
 	for (size_t i = 0; r == 0 && i < ctx->nsources; i++) {

@@ -511,13 +511,31 @@ static long vm_size_kib(void)
 	return kib;
 }
 
+/* Reindexes dir as `lazymod index` does, renaming a new file over the old
+ * index, but without its fsyncs: a thousand of them take minutes on a busy
+ * disk, and nothing here needs the index to survive a crash. */
+static void reindex_quickly(const char *dir, const char *out)
+{
+	struct lm__mset set = {0};
+	struct lm__buf img = {0};
+	char tmp[8300];
+	snprintf(tmp, sizeof tmp, "%s.new", out);
+	CHECK_INT(lm__scan_dir(&set, dir, ignore, NULL), 0);
+	CHECK_INT(lm__index_build(&set, dir, ignore, NULL, &img), 0);
+	FILE *f = fopen(tmp, "wb");
+	CHECK(f && fwrite(img.p, 1, img.len, f) == img.len && fclose(f) == 0);
+	CHECK_INT(rename(tmp, out), 0);
+	free(img.p);
+	lm__mset_free(&set);
+}
+
 /*
  * A host that lives through 1,000 reindexes of its directory, looking
  * features up between them, keeps one or two index generations mapped:
  * each replaced one is released once no call is in flight. Bounds: at most
  * 2 mappings of the index at any time, and VmSize at most 8 MiB above what
- * it was after the first round (the 1,000 generations kept would be 1,000
- * mappings).
+ * it was after the first round, outside sanitizer builds (the 1,000
+ * generations kept would be 1,000 mappings, and 8.6 MiB).
  */
 TEST(thousand_reindexes_keep_mapped_memory_bounded)
 {
@@ -534,11 +552,10 @@ TEST(thousand_reindexes_keep_mapped_memory_bounded)
 	int most = 0;
 	for (int round = 0; round < 1000; round++) {
 		/* Odd rounds add gamma, even ones take it away again. */
-		if (round % 2)
-			sh("mv '%s' '%s/gamma.so'", parked, dir);
-		else
-			sh("mv '%s/gamma.so' '%s'", dir, parked);
-		reindex(dir, out, dir);
+		char gamma[8192];
+		snprintf(gamma, sizeof gamma, "%s/gamma.so", dir);
+		CHECK_INT(round % 2 ? rename(parked, gamma) : rename(gamma, parked), 0);
+		reindex_quickly(dir, out);
 		/* A miss makes the context look at the index again: each round
 		 * maps a new generation. */
 		CHECK_INT(get(ctx, "test", round % 2 ? "gamma" : "nothing", &o),
@@ -554,7 +571,11 @@ TEST(thousand_reindexes_keep_mapped_memory_bounded)
 	printf("index mappings at most %d; VmSize grew by %ld KiB over 1000 reindexes\n", most,
 	       grown);
 	CHECK(most >= 1 && most <= 2);
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+	/* Sanitizers keep freed memory and map shadow memory of their own:
+	 * there the mappings alone are the measure. */
 	CHECK(grown < 8 * 1024);
+#endif
 	/* What lm_feature_info handed out before still reads. */
 	CHECK_STR(info.name, "beta");
 	CHECK_STR(info.module, "beta");
