@@ -13,6 +13,11 @@
  * for other features), and is all or nothing: every module of the request is
  * verified and opened before any init runs, and a failure closes what the
  * request opened and marks the failing module failed, for good.
+ *
+ * A reindex gives a source a new generation; the old one is retired, and
+ * freed by the last public call that was in flight (lm__call_begin/end):
+ * a long-running host keeps one or two generations, however often its
+ * directory is reindexed.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
