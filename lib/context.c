@@ -382,10 +382,7 @@ static void unopen(struct lm__modstate *st)
 {
 	if (st->handle)
 		dlclose(st->handle);
-	if (st->fd > 0)
-		close(st->fd);
 	st->handle = NULL;
-	st->fd = 0;
 	st->desc = NULL;
 }
 
@@ -413,7 +410,7 @@ LM_EXPORT struct lm_context *lm_context_unref(struct lm_context *ctx)
 				for (struct lm__gen *y = x->prev; y; y = y->prev)
 					for (uint32_t k = 0; k < y->ix.h->nmods; k++)
 						if (y->mods[k].handle == h)
-							y->mods[k].handle = NULL, y->mods[k].fd = 0;
+							y->mods[k].handle = NULL;
 				unopen(&x->mods[m]);
 			}
 		gen_free(g);
@@ -565,24 +562,6 @@ static bool serves_target(const struct lm__index *ix, const struct lm__imod *rec
 	return false;
 }
 
-/* The library dlopen could not find, from its message, or NULL. */
-static const char *missing_library(const char *msg, const char *self, char *buf, size_t len)
-{
-	const char *tail = strstr(msg, ": cannot open shared object file");
-	if (!tail)
-		return NULL;
-	const char *start = msg;
-	for (const char *p = msg; p < tail; p++)
-		if (p[0] == ':' && p[1] == ' ')
-			start = p + 2;
-	size_t n = (size_t)(tail - start);
-	if (n == 0 || n >= len)
-		return NULL;
-	memcpy(buf, start, n);
-	buf[n] = 0;
-	return strcmp(buf, self) ? buf : NULL;
-}
-
 static const struct lm__module_desc *builtin_desc(struct lm_context *ctx, const char *name)
 {
 	for (const struct lm__module_desc *const *d = ctx->builtin_start; d && d < ctx->builtin_stop;
@@ -643,7 +622,8 @@ static int check_dir(const char *name, const char *path)
 
 /*
  * Checks a module against the host (interface, target) and its file
- * against the index (size, build-id), then opens the very file it checked.
+ * against the index (size, build-id, digest) on one descriptor, then loads
+ * that very file: another one under its name is refused.
  */
 static int open_module(struct lm_context *ctx, const struct step *s)
 {
@@ -729,52 +709,14 @@ static int open_module(struct lm_context *ctx, const struct step *s)
 			     name, path);
 		goto out;
 	}
-	/*
-	 * dlopen the file checked above, not whatever the path names now. The
-	 * descriptor stays open while the module is loaded: the loader knows the
-	 * module by the name /proc/self/fd/N, so N must not name another module
-	 * while this one is in memory.
-	 *
-	 * A module that finds its own libraries through $ORIGIN needs its real
-	 * path (under /proc/self/fd, $ORIGIN would be /proc/self/fd): it is
-	 * opened by path, and the build-id of what the loader mapped is checked
-	 * against the index, so that a file swapped in between is refused. The
-	 * strict mode, whose digest cannot be checked in memory, always opens
-	 * the descriptor.
-	 */
-	char fdpath[64];
-	snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", fd);
-	bool origin = false;
-	if (!(ctx->flags & LM_CTX_STRICT) && (r = lm__elf_uses_origin(fd, &origin)) == LM_E_NOMEM)
-		goto out;
-	r = 0;
-	const char *target = !origin && access(fdpath, F_OK) == 0 ? fdpath : path;
+	/* Loads the file by its path and proves that what the loader hands back
+	 * is the file verified on fd (see loader.c). fd stays open until then: it
+	 * pins the inode, so that no other file can take its number meanwhile. */
 	uint64_t t0 = lm__now_ns();
-	dlerror();
-	void *h = dlopen(target, RTLD_NOW | RTLD_LOCAL);
-	if (!h) {
-		const char *msg = dlerror();
-		char lib[256];
-		const char *missing = missing_library(msg ? msg : "", target, lib, sizeof lib);
-		if (missing)
-			r = lm__fail(LM_E_NEEDLIB, "module %s (%s): needs library %s, which is missing",
-				     name, path, missing);
-		else
-			r = lm__fail(LM_E_LOAD, "module %s (%s): %s", name, path, msg ? msg : "dlopen failed");
+	void *h;
+	r = lm__dlopen_verified(name, path, &sb, id, idlen, &h);
+	if (r < 0)
 		goto out;
-	}
-	if (target == path) {
-		struct link_map *lmap = NULL;
-		uint8_t mid[64], midlen = 0;
-		if (dlinfo(h, RTLD_DI_LINKMAP, &lmap) != 0 || !lmap ||
-		    lm__loaded_build_id((const void *)lmap->l_addr, mid, &midlen) < 0 ||
-		    midlen != rec->build_id_len || memcmp(mid, rec->build_id, midlen) != 0) {
-			dlclose(h);
-			r = lm__fail(LM_E_STALE, "module %s (%s): the file loaded is not the one checked",
-				     name, path);
-			goto out;
-		}
-	}
 	char sym[LM__NAME_MAX + 32];
 	snprintf(sym, sizeof sym, "lazymod_module_%s", name);
 	const struct lm__module_desc *desc = dlsym(h, sym);
@@ -785,10 +727,6 @@ static int open_module(struct lm_context *ctx, const struct step *s)
 	}
 	st->handle = h;
 	st->desc = desc;
-	if (target == fdpath) {
-		st->fd = fd;
-		fd = -1;
-	}
 	lm__dbg(&ctx->log, "opened module %s from %s (%.3f ms)", name, path,
 		(lm__now_ns() - t0) / 1e6);
 out:
@@ -854,7 +792,6 @@ static void adopt(struct lm__source *s, struct lm__gen *old, struct lm__gen *g)
 		if (atomic_load_explicit(&os->state, memory_order_acquire) != LM__READY)
 			continue;
 		g->mods[m].handle = os->handle;
-		g->mods[m].fd = os->fd;
 		g->mods[m].desc = os->desc;
 		publish(g, m, os->desc);
 		atomic_store_explicit(&g->mods[m].state, LM__READY, memory_order_release);

@@ -129,8 +129,6 @@ int lm__elf_read(struct lm__mset *set, int fd, const char *path, int *found, cha
 		 size_t whylen);
 /* Reads only the GNU build-id of the ELF file on fd. */
 int lm__elf_build_id(int fd, uint8_t *id, uint8_t *len, char *why, size_t whylen);
-/* Whether the ELF file on fd names $ORIGIN in its run paths or needed libraries. */
-int lm__elf_uses_origin(int fd, bool *uses);
 /* The build-id of the loaded object whose load address (l_addr) is base. */
 int lm__loaded_build_id(const void *base, uint8_t *id, uint8_t *len);
 /* Collects the notes of the loaded object containing addr (built-in modules). */
@@ -239,6 +237,18 @@ int lm__index_build(struct lm__mset *set, const char *index_dir, lm__report_fn r
 /* Writes an image atomically to path (temporary file, fsync, rename). */
 int lm__index_write_file(const char *path, const void *image, size_t len);
 
+/* ---- loader.c ------------------------------------------------------------- */
+/*
+ * dlopens the module file at path, which was verified open on a descriptor
+ * whose fstat is *verified, and makes sure the object the loader returns is
+ * that file (device and inode; the build-id where /proc is missing). Returns
+ * 0 with *handle, LM_E_STALE when the file was replaced while loading,
+ * LM_E_NEEDLIB, LM_E_LOAD or LM_E_NOMEM, with the detail set.
+ */
+struct stat;
+int lm__dlopen_verified(const char *name, const char *path, const struct stat *verified,
+			const uint8_t *build_id, uint8_t build_id_len, void **handle);
+
 /* ---- context.c ------------------------------------------------------------ */
 enum lm__state { LM__UNLOADED = 0, LM__READY = 1, LM__FAILED = 2 };
 struct lm__modstate {
@@ -246,7 +256,6 @@ struct lm__modstate {
 	int err;
 	char *detail;
 	void *handle;
-	int fd; /* the module file, open while the module is: see open_module() */
 	const struct lm__module_desc *desc;
 };
 /* One generation of a source: an index image and the state of its modules. */
