@@ -58,43 +58,42 @@ int lm__check_name(const char *what, const char *s)
 
 /* ---- generations ---------------------------------------------------------- */
 
+static void free_detail(void *slot)
+{
+	free(((struct lm__modstate *)slot)->detail);
+}
+
 static void gen_free(struct lm__gen *g)
 {
 	while (g) {
 		struct lm__gen *prev = g->prev;
-		if (g->mods)
-			for (uint32_t i = 0; i < g->ix.h->nmods; i++)
-				free(g->mods[i].detail);
+		lm__sparse_free(&g->mods, free_detail);
+		lm__sparse_free(&g->objs, NULL);
+		lm__sparse_free(&g->ok, NULL);
 		if (g->map)
 			munmap(g->map, g->maplen);
 		free(g->heap);
-		free(g->mods);
-		free(g->objs);
-		free((void *)g->ix.ok);
 		free(g);
 		g = prev;
 	}
 }
 
-/* Wraps a validated index in a generation (taking map or heap). */
+/*
+ * Wraps a validated index in a generation (taking map or heap). Its
+ * modules' state, features' objects and verified marks take memory only
+ * once used (sparse.c): opening costs the same over 10 modules as over
+ * 10,000.
+ */
 static struct lm__gen *gen_new(const struct lm__index *ix, void *map, size_t maplen, void *heap)
 {
 	struct lm__gen *g = lm__calloc(1, sizeof *g);
-	if (g) {
-		g->ix = *ix;
-		g->mods = lm__calloc(ix->h->nmods ? ix->h->nmods : 1, sizeof *g->mods);
-		g->objs = lm__calloc(ix->h->nfeats ? ix->h->nfeats : 1, sizeof *g->objs);
-		g->ix.ok = lm__calloc((size_t)ix->h->nfeats + ix->h->nrules + 1, 1);
-	}
-	if (!g || !g->mods || !g->objs || !g->ix.ok) {
-		if (g) {
-			free(g->mods);
-			free(g->objs);
-			free((void *)g->ix.ok);
-			free(g);
-		}
+	if (!g)
 		return NULL;
-	}
+	g->ix = *ix;
+	lm__sparse_init(&g->mods, ix->h->nmods, sizeof(struct lm__modstate));
+	lm__sparse_init(&g->objs, ix->h->nfeats, sizeof(const void *));
+	lm__sparse_init(&g->ok, (size_t)ix->h->nfeats + ix->h->nrules, 1);
+	g->ix.ok = &g->ok;
 	g->map = map;
 	g->maplen = maplen;
 	g->heap = heap;
@@ -386,6 +385,14 @@ static void unopen(struct lm__modstate *st)
 	st->desc = NULL;
 }
 
+static void close_owned(void *slot)
+{
+	struct lm__modstate *st = slot;
+	if (!st->borrowed)
+		unopen(st);
+	free(st->detail);
+}
+
 LM_EXPORT struct lm_context *lm_context_ref(struct lm_context *ctx)
 {
 	if (ctx)
@@ -400,19 +407,10 @@ LM_EXPORT struct lm_context *lm_context_unref(struct lm_context *ctx)
 	for (size_t i = 0; i < ctx->nsources; i++) {
 		struct lm__source *s = &ctx->sources[i];
 		struct lm__gen *g = atomic_load_explicit(&s->gen, memory_order_acquire);
-		/* Handles are shared by generations (carried over): close each once,
-		 * from the newest generation, then the older ones' own. */
+		/* A handle carried over to a newer generation is closed by the
+		 * generation that opened it. */
 		for (struct lm__gen *x = g; x; x = x->prev)
-			for (uint32_t m = 0; m < x->ix.h->nmods; m++) {
-				void *h = x->mods[m].handle;
-				if (!h)
-					continue;
-				for (struct lm__gen *y = x->prev; y; y = y->prev)
-					for (uint32_t k = 0; k < y->ix.h->nmods; k++)
-						if (y->mods[k].handle == h)
-							y->mods[k].handle = NULL;
-				unopen(&x->mods[m]);
-			}
+			lm__sparse_free(&x->mods, close_owned);
 		gen_free(g);
 		free(s->dir);
 		free(s->detail);
@@ -442,6 +440,31 @@ static const char *mod_name(const struct lm__gen *g, uint32_t m)
 {
 	const struct lm__imod *r = lm__index_mod(&g->ix, m);
 	return r ? lm__index_str(&g->ix, r->name) : "(damaged record)";
+}
+
+/* Module m's state for writing (lock held), made on first use; NULL out of memory. */
+static struct lm__modstate *mod_slot(struct lm__gen *g, uint32_t m)
+{
+	return lm__sparse_slot(&g->mods, m);
+}
+
+/* Module m's state for reading, NULL while it was never used (unloaded). */
+static const struct lm__modstate *mod_peek(const struct lm__gen *g, uint32_t m)
+{
+	return lm__sparse_peek(&g->mods, m);
+}
+
+static int mod_state(const struct lm__gen *g, uint32_t m)
+{
+	const struct lm__modstate *st = mod_peek(g, m);
+	return st ? atomic_load_explicit(&st->state, memory_order_acquire) : LM__UNLOADED;
+}
+
+/* The object feature fi points at, NULL while its module is not ready. */
+static const void *feat_obj(const struct lm__gen *g, uint32_t fi)
+{
+	const void *const *o = lm__sparse_peek(&g->objs, fi);
+	return o ? *o : NULL;
 }
 
 /* Marks a module failed for good, remembering the detail. */
@@ -491,7 +514,9 @@ static int find_module_anywhere(struct lm_context *ctx, size_t prefer, const cha
 static int visit(struct lm_context *ctx, struct txn *t, size_t src, struct lm__gen *g, uint32_t m,
 		 struct step *stack, size_t depth)
 {
-	struct lm__modstate *st = &g->mods[m];
+	struct lm__modstate *st = mod_slot(g, m);
+	if (!st)
+		return lm__fail(LM_E_NOMEM, "out of memory");
 	int state = atomic_load_explicit(&st->state, memory_order_acquire);
 	if (state == LM__READY)
 		return 0;
@@ -628,7 +653,7 @@ static int check_dir(const char *name, const char *path)
 static int open_module(struct lm_context *ctx, const struct step *s)
 {
 	struct lm__source *src = &ctx->sources[s->src];
-	struct lm__modstate *st = &s->gen->mods[s->mod];
+	struct lm__modstate *st = mod_slot(s->gen, s->mod); /* made by visit() */
 	const struct lm__index *ix = &s->gen->ix;
 	const struct lm__imod *rec = lm__index_mod(ix, s->mod);
 	if (!rec)
@@ -736,29 +761,39 @@ out:
 	return r;
 }
 
-/* Points each feature of a ready module at the object its module registered. */
-static void publish(struct lm__gen *g, uint32_t m, const struct lm__module_desc *desc)
+/*
+ * Points each feature of a ready module at the object its module registered;
+ * with desc NULL, only makes room for them, so that publishing after the
+ * module's init cannot fail. Returns 0 or LM_E_NOMEM.
+ */
+static int publish(struct lm__gen *g, uint32_t m, const struct lm__module_desc *desc)
 {
 	const struct lm__imod *rec = lm__index_mod(&g->ix, m);
+	if (!rec)
+		return lm__fail(LM_E_CORRUPT, "index: module record %u is damaged", m);
 	const char *name = lm__index_str(&g->ix, rec->name);
 	for (uint32_t i = 0; i < rec->nfeats; i++) {
 		uint32_t fi;
 		lm__index_ref(&g->ix, rec->feats_first + i, &fi);
 		const struct lm__ifeat *f = lm__index_feat(&g->ix, fi);
-		if (!f)
+		const void **obj = f ? lm__sparse_slot(&g->objs, fi) : NULL;
+		if (f && !obj)
+			return lm__fail(LM_E_NOMEM, "out of memory");
+		if (!f || !desc)
 			continue;
 		const char *kind = lm__index_str(&g->ix, f->kind), *fname = lm__index_str(&g->ix, f->name);
 		for (const struct lm__reg *const *r = desc->reg_start; r && r < desc->reg_stop; r++)
 			if ((*r)->type == LM__REG_FEATURE && !strcmp((*r)->module, name) &&
 			    !strcmp((*r)->kind, kind) && !strcmp((*r)->name, fname)) {
-				g->objs[fi] = (*r)->object;
+				*obj = (*r)->object;
 				break;
 			}
 	}
+	return 0;
 }
 
 
-static void adopt(struct lm__source *s, struct lm__gen *old, struct lm__gen *g);
+static int adopt(struct lm__source *s, struct lm__gen *old, struct lm__gen *g);
 
 /* Rebuilds a source's generation from its notes, carrying loaded modules over. */
 static int rescan(struct lm_context *ctx, size_t src)
@@ -771,33 +806,40 @@ static int rescan(struct lm_context *ctx, size_t src)
 		s->warned = true;
 	}
 	int r = gen_scan(ctx, s->dir, &g);
+	if (r == 0)
+		r = adopt(s, old, g);
 	if (r < 0)
 		return r;
-	adopt(s, old, g);
 	s->fallback = true;
 	return 0;
 }
 
 /*
  * Makes g the source's generation, carrying over the modules that old had
- * loaded: they stay loaded, whatever the directory now holds.
+ * loaded: they stay loaded, whatever the directory now holds, and old keeps
+ * their handles. Out of memory, frees g and leaves the source as it was.
  */
-static void adopt(struct lm__source *s, struct lm__gen *old, struct lm__gen *g)
+static int adopt(struct lm__source *s, struct lm__gen *old, struct lm__gen *g)
 {
 	for (uint32_t m = 0; old && m < g->ix.h->nmods; m++) {
 		uint32_t om;
-		if (lm__index_find_module(&old->ix, mod_name(g, m), &om) < 0)
+		if (lm__index_find_module(&old->ix, mod_name(g, m), &om) < 0 ||
+		    mod_state(old, om) != LM__READY)
 			continue;
-		struct lm__modstate *os = &old->mods[om];
-		if (atomic_load_explicit(&os->state, memory_order_acquire) != LM__READY)
-			continue;
-		g->mods[m].handle = os->handle;
-		g->mods[m].desc = os->desc;
-		publish(g, m, os->desc);
-		atomic_store_explicit(&g->mods[m].state, LM__READY, memory_order_release);
+		const struct lm__modstate *os = mod_peek(old, om);
+		struct lm__modstate *ns = mod_slot(g, m);
+		if (!ns || publish(g, m, os->desc) < 0) {
+			gen_free(g);
+			return lm__fail(LM_E_NOMEM, "out of memory");
+		}
+		ns->handle = os->handle;
+		ns->desc = os->desc;
+		ns->borrowed = true;
+		atomic_store_explicit(&ns->state, LM__READY, memory_order_release);
 	}
 	g->prev = old;
 	atomic_store_explicit(&s->gen, g, memory_order_release);
+	return 0;
 }
 
 /*
@@ -822,8 +864,9 @@ static int refresh(struct lm_context *ctx, size_t src)
 	struct lm__gen *g = NULL;
 	if (gen_map(s->dir, &g, &st) < 0)
 		return 0; /* the new one is broken: keep answering from the old */
+	if (adopt(s, atomic_load_explicit(&s->gen, memory_order_acquire), g) < 0)
+		return 0; /* out of memory: keep answering from the old */
 	remember_index(s, &st);
-	adopt(s, atomic_load_explicit(&s->gen, memory_order_acquire), g);
 	lm__dbg(&ctx->log, "index of %s was rewritten: mapped the new one", s->dir);
 	return 1;
 }
@@ -836,7 +879,9 @@ static int load_locked(struct lm_context *ctx, size_t src, struct lm__gen *g, ui
 		return lm__fail(LM_E_CORRUPT, "index of %s: feature record %u is damaged",
 				ctx->sources[src].dir, feat);
 	uint32_t m = f->mod;
-	struct lm__modstate *st = &g->mods[m];
+	struct lm__modstate *st = mod_slot(g, m);
+	if (!st)
+		return lm__fail(LM_E_NOMEM, "out of memory");
 	int state = atomic_load_explicit(&st->state, memory_order_acquire);
 	if (state == LM__READY)
 		return 0;
@@ -850,18 +895,20 @@ static int load_locked(struct lm_context *ctx, size_t src, struct lm__gen *g, ui
 	size_t opened = 0;
 	for (; r == 0 && opened < t.n; opened++) {
 		r = open_module(ctx, &t.v[opened]);
+		if (r == 0)
+			r = publish(t.v[opened].gen, t.v[opened].mod, NULL);
 		if (r < 0)
 			break;
 	}
 	if (r < 0) {
 		for (size_t i = 0; i < opened; i++)
-			unopen(&t.v[i].gen->mods[t.v[i].mod]);
+			unopen(mod_slot(t.v[i].gen, t.v[i].mod));
 		if (r == LM_E_STALE && !(ctx->flags & LM_CTX_NO_FALLBACK) &&
 		    ctx->sources[t.v[opened].src].dir) {
 			t.stale_src = (int)t.v[opened].src;
 		} else if (opened < t.n && r != LM_E_NOMEM) {
 			struct step *bad = &t.v[opened];
-			mark_failed(&bad->gen->mods[bad->mod], r);
+			mark_failed(mod_slot(bad->gen, bad->mod), r);
 			if (bad->gen != g || bad->mod != m) {
 				char inner[768];
 				snprintf(inner, sizeof inner, "%s", lm__detail());
@@ -881,7 +928,7 @@ static int load_locked(struct lm_context *ctx, size_t src, struct lm__gen *g, ui
 	/* Everything is open and checked: now the inits, dependencies first. */
 	for (size_t i = 0; i < t.n; i++) {
 		struct step *s = &t.v[i];
-		struct lm__modstate *ms = &s->gen->mods[s->mod];
+		struct lm__modstate *ms = mod_slot(s->gen, s->mod);
 		int e = ms->desc->init ? ms->desc->init(ctx->host) : 0;
 		if (e < 0) {
 			lm__fail(LM_E_INIT, "module %s: initialisation failed: %s", mod_name(s->gen, s->mod),
@@ -889,7 +936,7 @@ static int load_locked(struct lm_context *ctx, size_t src, struct lm__gen *g, ui
 			unopen(ms);
 			r = mark_failed(ms, LM_E_INIT);
 			for (size_t k = i + 1; k < t.n; k++)
-				unopen(&t.v[k].gen->mods[t.v[k].mod]);
+				unopen(mod_slot(t.v[k].gen, t.v[k].mod));
 			if (s->gen != g || s->mod != m) {
 				char inner[768];
 				snprintf(inner, sizeof inner, "%s", lm__detail());
@@ -962,10 +1009,11 @@ static int get_loaded(struct lm_context *ctx, const char *kind, const char *name
 			continue;
 		if (r < 0)
 			return 0;
-		const struct lm__modstate *st = &g->mods[f->mod];
-		int state = atomic_load_explicit(&st->state, memory_order_acquire);
-		if (state == LM__READY && g->objs[fi]) {
-			*object = g->objs[fi];
+		const struct lm__modstate *st = mod_peek(g, f->mod);
+		int state = st ? atomic_load_explicit(&st->state, memory_order_acquire) : LM__UNLOADED;
+		const void *obj = state == LM__READY ? feat_obj(g, fi) : NULL;
+		if (obj) {
+			*object = obj;
 			return 1;
 		}
 		/* A module that does not fit here: the next source may have one. */
@@ -1011,9 +1059,8 @@ LM_EXPORT int lm_get(struct lm_context *ctx, const char *kind, const char *name,
 		if (r == 0) {
 			/* The fast path: a loaded feature, no lock, no system call. */
 			const struct lm__ifeat *f = lm__index_feat(&g->ix, fi);
-			if (f && atomic_load_explicit(&g->mods[f->mod].state, memory_order_acquire) ==
-					 LM__READY) {
-				*object = g->objs[fi];
+			if (f && mod_state(g, f->mod) == LM__READY) {
+				*object = feat_obj(g, fi);
 				return *object ? 0
 					       : lm__fail(LM_E_STALE,
 							  "module %s: the loaded build lacks %s/%s",
@@ -1035,7 +1082,7 @@ LM_EXPORT int lm_get(struct lm_context *ctx, const char *kind, const char *name,
 				}
 				pthread_mutex_unlock(&ctx->lock);
 				if (r == 0) {
-					*object = g->objs[fi];
+					*object = feat_obj(g, fi);
 					return 0;
 				}
 			}
@@ -1064,7 +1111,7 @@ int lm__get_probe(struct lm_context *ctx, const char *kind, const char *name, lm
 		if (find_in_source(ctx, i, kind, name, &g, &fi) < 0)
 			continue;
 		const struct lm__ifeat *f = lm__index_feat(&g->ix, fi);
-		struct lm__modstate *st = f ? &g->mods[f->mod] : NULL;
+		const struct lm__modstate *st = f ? mod_peek(g, f->mod) : NULL;
 		if (!st || atomic_load_explicit(&st->state, memory_order_acquire) != LM__READY)
 			continue;
 		const char *mod = mod_name(g, f->mod);
@@ -1086,7 +1133,7 @@ LM_EXPORT int lm_module_loaded(struct lm_context *ctx, const char *name)
 		struct lm__gen *g = atomic_load_explicit(&ctx->sources[i].gen, memory_order_acquire);
 		uint32_t m;
 		if (g && lm__index_find_module(&g->ix, name, &m) == 0 &&
-		    atomic_load_explicit(&g->mods[m].state, memory_order_acquire) == LM__READY)
+		    mod_state(g, m) == LM__READY)
 			return 1;
 	}
 	return 0;
@@ -1108,7 +1155,7 @@ static int fill_info(struct lm_context *ctx, struct lm__gen *g, uint32_t fi,
 	info->package = lm__index_str(&g->ix, m->package);
 	info->path = lm__index_str(&g->ix, m->path);
 	info->builtin = !!(m->flags & LM__IMOD_BUILTIN);
-	info->loaded = atomic_load_explicit(&g->mods[f->mod].state, memory_order_acquire) == LM__READY;
+	info->loaded = mod_state(g, f->mod) == LM__READY;
 	return 0;
 }
 

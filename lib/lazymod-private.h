@@ -49,6 +49,22 @@ void *lm__calloc(size_t n, size_t m);
 void *lm__realloc(void *p, size_t n);
 char *lm__strdup(const char *s);
 
+/* ---- sparse.c ------------------------------------------------------------ */
+/* An array whose memory is allocated where it is first written (sparse.c). */
+struct lm__sparse {
+	_Atomic(void *) root[64];
+	size_t elem, n;
+	unsigned depth; /* node levels under the root */
+};
+/* Sets s up empty for n slots of elem bytes: allocates nothing. */
+void lm__sparse_init(struct lm__sparse *s, size_t n, size_t elem);
+/* Slot i, or NULL while no slot near it was written (it reads as zero). No lock. */
+void *lm__sparse_peek(const struct lm__sparse *s, size_t i);
+/* Slot i, allocated zeroed when missing; NULL when out of memory or i >= n. */
+void *lm__sparse_slot(struct lm__sparse *s, size_t i);
+/* Frees every node (calling each, when given, on every slot of each leaf). */
+void lm__sparse_free(struct lm__sparse *s, void (*each)(void *slot));
+
 /* ---- error.c -------------------------------------------------------------- */
 /* Sets the calling thread's error detail and returns err. */
 int lm__fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -209,7 +225,7 @@ struct lm__index {
 	 * The image never changes under its readers: an index is replaced by
 	 * renaming a new file over it, never rewritten in place.
 	 */
-	_Atomic unsigned char *ok;
+	struct lm__sparse *ok; /* a byte a record */
 };
 /* Checks the header of image [base, base+size): O(1). */
 int lm__index_open(struct lm__index *ix, const void *base, size_t size, char *why, size_t whylen);
@@ -256,6 +272,7 @@ struct lm__modstate {
 	int err;
 	char *detail;
 	void *handle;
+	bool borrowed; /* handle carried over from an older generation, which closes it */
 	const struct lm__module_desc *desc;
 };
 /* One generation of a source: an index image and the state of its modules. */
@@ -264,8 +281,9 @@ struct lm__gen {
 	void *map;       /* mmap'ed file, or NULL */
 	size_t maplen;
 	void *heap;      /* in-memory image, or NULL */
-	struct lm__modstate *mods;
-	const void **objs; /* per feature, valid once its module is READY */
+	struct lm__sparse mods; /* struct lm__modstate per module, made on first use */
+	struct lm__sparse objs; /* const void * per feature, valid once its module is READY */
+	struct lm__sparse ok;   /* the index's verified marks (ix.ok) */
 	struct lm__gen *prev;
 };
 struct lm__source {
