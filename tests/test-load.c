@@ -351,6 +351,39 @@ TEST(private_library_through_origin)
 	lm_context_unref(ctx);
 }
 
+/* $ORIGIN is the real executable's directory, however it was started. */
+TEST(child_origin)
+{
+	/* The test program lives in the build's tests/, beside fixtures/. */
+	struct lm_context *ctx = open_ctx("$ORIGIN/fixtures/basic", LM_CTX_NO_FALLBACK);
+	goes_on(ctx);
+	lm_context_unref(ctx);
+}
+
+static void run_as(const char *exe, const char *name)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		execl(exe, exe, name, (char *)NULL);
+		_exit(127);
+	}
+	int status;
+	waitpid(pid, &status, 0);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		FAIL("%s %s failed", exe, name);
+}
+
+TEST(origin_of_a_symlinked_executable)
+{
+	char real[4096], link[4096];
+	CHECK(realpath(test_exe, real) != NULL);
+	run_as(real, "child_origin");
+	/* Started through a link elsewhere: $ORIGIN is still where it lives. */
+	snprintf(link, sizeof link, "%s/test-load-link", scratch());
+	CHECK_INT(symlink(real, link), 0);
+	run_as(link, "child_origin");
+}
+
 /* ---- stale, missing and damaged indexes ------------------------------------ */
 
 TEST(module_rebuilt_after_indexing)
