@@ -46,7 +46,7 @@ if [ ! -f "$BENCH_BUILD/build.ninja" ]; then
 fi
 meson configure -Dbuildtype=release "$BENCH_BUILD" >/dev/null
 so=$(ninja -C "$BENCH_BUILD" -t targets all | sed -n 's/^\(lib\/liblazymod\.so[.0-9]*\): .*/\1/p' | head -1)
-ninja -C "$BENCH_BUILD" "$so" lib/liblazymod-internal.a bin/lazymod
+ninja -C "$BENCH_BUILD" "$so" lib/liblazymod.a lib/liblazymod-internal.a bin/lazymod
 make -s -f bench/tools.mk ROOT="$ROOT" BUILD="$BENCH_BUILD" O="$BENCH_TOOLS"
 python3 bench/py/synth.py "$BENCH_SYNTH" "$ROOT" "$BENCH_BUILD/lib" "$BENCH_BUILD/bin/lazymod" $BENCH_NS
 make -s -C "$BENCH_SYNTH" -j"$JOBS"

@@ -292,10 +292,10 @@ static void use_api(const unsigned char *img, size_t size)
 		fuzz_die("out of memory");
 	g->ix = ix;
 	g->heap = heap;
-	g->mods = calloc(ix.h->nmods ? ix.h->nmods : 1, sizeof *g->mods);
-	g->objs = calloc(ix.h->nfeats ? ix.h->nfeats : 1, sizeof *g->objs);
-	if (!g->mods || !g->objs)
-		fuzz_die("out of memory");
+	lm__sparse_init(&g->mods, ix.h->nmods, sizeof(struct lm__modstate));
+	lm__sparse_init(&g->objs, ix.h->nfeats, sizeof(const void *));
+	lm__sparse_init(&g->ok, (size_t)ix.h->nfeats + ix.h->nrules, 1);
+	g->ix.ok = &g->ok;
 	ctx->nsources = 1;
 	ctx->sources[0].dir = strdup("/nonexistent/lazymod-fuzz");
 	atomic_store(&ctx->sources[0].gen, g);

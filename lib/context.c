@@ -63,43 +63,42 @@ int lm__check_name(const char *what, const char *s)
 
 /* ---- generations ---------------------------------------------------------- */
 
+static void free_detail(void *slot)
+{
+	free(((struct lm__modstate *)slot)->detail);
+}
+
 static void gen_free(struct lm__gen *g)
 {
 	while (g) {
 		struct lm__gen *prev = g->prev;
-		if (g->mods)
-			for (uint32_t i = 0; i < g->ix.h->nmods; i++)
-				free(g->mods[i].detail);
+		lm__sparse_free(&g->mods, free_detail);
+		lm__sparse_free(&g->objs, NULL);
+		lm__sparse_free(&g->ok, NULL);
 		if (g->map)
 			munmap(g->map, g->maplen);
 		free(g->heap);
-		free(g->mods);
-		free(g->objs);
-		free((void *)g->ix.ok);
 		free(g);
 		g = prev;
 	}
 }
 
-/* Wraps a validated index in a generation (taking map or heap). */
+/*
+ * Wraps a validated index in a generation (taking map or heap). Its
+ * modules' state, features' objects and verified marks take memory only
+ * once used (sparse.c): opening costs the same over 10 modules as over
+ * 10,000.
+ */
 static struct lm__gen *gen_new(const struct lm__index *ix, void *map, size_t maplen, void *heap)
 {
 	struct lm__gen *g = lm__calloc(1, sizeof *g);
-	if (g) {
-		g->ix = *ix;
-		g->mods = lm__calloc(ix->h->nmods ? ix->h->nmods : 1, sizeof *g->mods);
-		g->objs = lm__calloc(ix->h->nfeats ? ix->h->nfeats : 1, sizeof *g->objs);
-		g->ix.ok = lm__calloc((size_t)ix->h->nfeats + ix->h->nrules + 1, 1);
-	}
-	if (!g || !g->mods || !g->objs || !g->ix.ok) {
-		if (g) {
-			free(g->mods);
-			free(g->objs);
-			free((void *)g->ix.ok);
-			free(g);
-		}
+	if (!g)
 		return NULL;
-	}
+	g->ix = *ix;
+	lm__sparse_init(&g->mods, ix->h->nmods, sizeof(struct lm__modstate));
+	lm__sparse_init(&g->objs, ix->h->nfeats, sizeof(const void *));
+	lm__sparse_init(&g->ok, (size_t)ix->h->nfeats + ix->h->nrules, 1);
+	g->ix.ok = &g->ok;
 	g->map = map;
 	g->maplen = maplen;
 	g->heap = heap;
@@ -386,11 +385,15 @@ static void unopen(struct lm__modstate *st)
 {
 	if (st->handle)
 		dlclose(st->handle);
-	if (st->fd > 0)
-		close(st->fd);
 	st->handle = NULL;
-	st->fd = 0;
 	st->desc = NULL;
+}
+
+static void close_slot(void *slot)
+{
+	struct lm__modstate *st = slot;
+	unopen(st);
+	free(st->detail);
 }
 
 LM_EXPORT struct lm_context *lm_context_ref(struct lm_context *ctx)
@@ -405,8 +408,7 @@ LM_EXPORT struct lm_context *lm_context_ref(struct lm_context *ctx)
 static void gens_close(struct lm__gen *g)
 {
 	for (struct lm__gen *x = g; x; x = x->prev)
-		for (uint32_t m = 0; m < x->ix.h->nmods; m++)
-			unopen(&x->mods[m]);
+		lm__sparse_free(&x->mods, close_slot);
 	gen_free(g);
 }
 
@@ -422,7 +424,7 @@ LM_EXPORT struct lm_context *lm_context_unref(struct lm_context *ctx)
 	}
 	gens_close(ctx->retired);
 	for (size_t i = 0; i < ctx->norphans; i++) {
-		struct lm__modstate st = {.handle = ctx->orphans[i].handle, .fd = ctx->orphans[i].fd};
+		struct lm__modstate st = {.handle = ctx->orphans[i].handle};
 		unopen(&st);
 	}
 	free(ctx->orphans);
@@ -458,17 +460,16 @@ static void reclaim(struct lm_context *ctx)
 		 * directory since) stays loaded: the host may hold its objects. */
 		for (struct lm__gen *x = g; x; x = x->prev)
 			for (uint32_t m = 0; m < x->ix.h->nmods; m++) {
-				struct lm__modstate *st = &x->mods[m];
-				if (!st->handle && st->fd <= 0)
+				struct lm__modstate *st = lm__sparse_peek(&x->mods, m);
+				if (!st || !st->handle)
 					continue;
 				if (lm__grow((void **)&ctx->orphans, &ctx->caporphans, ctx->norphans,
 					     sizeof *ctx->orphans) < 0) {
 					st->desc = NULL; /* out of memory: keep it mapped, unclosed */
 					continue;
 				}
-				ctx->orphans[ctx->norphans++] = (struct lm__orphan){st->handle, st->fd};
+				ctx->orphans[ctx->norphans++] = (struct lm__orphan){st->handle};
 				st->handle = NULL;
-				st->fd = 0;
 			}
 		gen_free(g);
 	}
@@ -502,6 +503,31 @@ static const char *mod_name(const struct lm__gen *g, uint32_t m)
 {
 	const struct lm__imod *r = lm__index_mod(&g->ix, m);
 	return r ? lm__index_str(&g->ix, r->name) : "(damaged record)";
+}
+
+/* Module m's state for writing (lock held), made on first use; NULL out of memory. */
+static struct lm__modstate *mod_slot(struct lm__gen *g, uint32_t m)
+{
+	return lm__sparse_slot(&g->mods, m);
+}
+
+/* Module m's state for reading, NULL while it was never used (unloaded). */
+static const struct lm__modstate *mod_peek(const struct lm__gen *g, uint32_t m)
+{
+	return lm__sparse_peek(&g->mods, m);
+}
+
+static int mod_state(const struct lm__gen *g, uint32_t m)
+{
+	const struct lm__modstate *st = mod_peek(g, m);
+	return st ? atomic_load_explicit(&st->state, memory_order_acquire) : LM__UNLOADED;
+}
+
+/* The object feature fi points at, NULL while its module is not ready. */
+static const void *feat_obj(const struct lm__gen *g, uint32_t fi)
+{
+	const void *const *o = lm__sparse_peek(&g->objs, fi);
+	return o ? *o : NULL;
 }
 
 /* Marks a module failed for good, remembering the detail. */
@@ -553,7 +579,9 @@ static int find_module_anywhere(struct lm_context *ctx, size_t prefer, const cha
 static int visit(struct lm_context *ctx, struct txn *t, size_t src, struct lm__gen *g, uint32_t m,
 		 struct step *stack, size_t depth)
 {
-	struct lm__modstate *st = &g->mods[m];
+	struct lm__modstate *st = mod_slot(g, m);
+	if (!st)
+		return lm__fail(LM_E_NOMEM, "out of memory");
 	int state = atomic_load_explicit(&st->state, memory_order_acquire);
 	if (state == LM__READY)
 		return 0;
@@ -622,24 +650,6 @@ static bool serves_target(const struct lm__index *ix, const struct lm__imod *rec
 			return true;
 	}
 	return false;
-}
-
-/* The library dlopen could not find, from its message, or NULL. */
-static const char *missing_library(const char *msg, const char *self, char *buf, size_t len)
-{
-	const char *tail = strstr(msg, ": cannot open shared object file");
-	if (!tail)
-		return NULL;
-	const char *start = msg;
-	for (const char *p = msg; p < tail; p++)
-		if (p[0] == ':' && p[1] == ' ')
-			start = p + 2;
-	size_t n = (size_t)(tail - start);
-	if (n == 0 || n >= len)
-		return NULL;
-	memcpy(buf, start, n);
-	buf[n] = 0;
-	return strcmp(buf, self) ? buf : NULL;
 }
 
 static const struct lm__module_desc *builtin_desc(struct lm_context *ctx, const char *name)
@@ -725,12 +735,13 @@ static int check_dirs(const char *name, const char *path, int fd)
 
 /*
  * Checks a module against the host (interface, target) and its file
- * against the index (size, build-id), then opens the very file it checked.
+ * against the index (size, build-id, digest) on one descriptor, then loads
+ * that very file: another one under its name is refused.
  */
 static int open_module(struct lm_context *ctx, const struct step *s)
 {
 	struct lm__source *src = &ctx->sources[s->src];
-	struct lm__modstate *st = &s->gen->mods[s->mod];
+	struct lm__modstate *st = mod_slot(s->gen, s->mod); /* made by visit() */
 	const struct lm__index *ix = &s->gen->ix;
 	const struct lm__imod *rec = lm__index_mod(ix, s->mod);
 	if (!rec)
@@ -810,52 +821,14 @@ static int open_module(struct lm_context *ctx, const struct step *s)
 			     name, path);
 		goto out;
 	}
-	/*
-	 * dlopen the file checked above, not whatever the path names now. The
-	 * descriptor stays open while the module is loaded: the loader knows the
-	 * module by the name /proc/self/fd/N, so N must not name another module
-	 * while this one is in memory.
-	 *
-	 * A module that finds its own libraries through $ORIGIN needs its real
-	 * path (under /proc/self/fd, $ORIGIN would be /proc/self/fd): it is
-	 * opened by path, and the build-id of what the loader mapped is checked
-	 * against the index, so that a file swapped in between is refused. The
-	 * strict mode, whose digest cannot be checked in memory, always opens
-	 * the descriptor.
-	 */
-	char fdpath[64];
-	snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", fd);
-	bool origin = false;
-	if (!(ctx->flags & LM_CTX_STRICT) && (r = lm__elf_uses_origin(fd, &origin)) == LM_E_NOMEM)
-		goto out;
-	r = 0;
-	const char *target = !origin && access(fdpath, F_OK) == 0 ? fdpath : path;
+	/* Loads the file by its path and proves that what the loader hands back
+	 * is the file verified on fd (see loader.c). fd stays open until then: it
+	 * pins the inode, so that no other file can take its number meanwhile. */
 	uint64_t t0 = lm__now_ns();
-	dlerror();
-	void *h = dlopen(target, RTLD_NOW | RTLD_LOCAL);
-	if (!h) {
-		const char *msg = dlerror();
-		char lib[256];
-		const char *missing = missing_library(msg ? msg : "", target, lib, sizeof lib);
-		if (missing)
-			r = lm__fail(LM_E_NEEDLIB, "module %s (%s): needs library %s, which is missing",
-				     name, path, missing);
-		else
-			r = lm__fail(LM_E_LOAD, "module %s (%s): %s", name, path, msg ? msg : "dlopen failed");
+	void *h;
+	r = lm__dlopen_verified(name, path, &sb, id, idlen, &h);
+	if (r < 0)
 		goto out;
-	}
-	if (target == path) {
-		struct link_map *lmap = NULL;
-		uint8_t mid[64], midlen = 0;
-		if (dlinfo(h, RTLD_DI_LINKMAP, &lmap) != 0 || !lmap ||
-		    lm__loaded_build_id((const void *)lmap->l_addr, mid, &midlen) < 0 ||
-		    midlen != rec->build_id_len || memcmp(mid, rec->build_id, midlen) != 0) {
-			dlclose(h);
-			r = lm__fail(LM_E_STALE, "module %s (%s): the file loaded is not the one checked",
-				     name, path);
-			goto out;
-		}
-	}
 	char sym[LM__NAME_MAX + 32];
 	snprintf(sym, sizeof sym, "lazymod_module_%s", name);
 	const struct lm__module_desc *desc = dlsym(h, sym);
@@ -866,10 +839,6 @@ static int open_module(struct lm_context *ctx, const struct step *s)
 	}
 	st->handle = h;
 	st->desc = desc;
-	if (target == fdpath) {
-		st->fd = fd;
-		fd = -1;
-	}
 	lm__dbg(&ctx->log, "opened module %s from %s (%.3f ms)", name, path,
 		(lm__now_ns() - t0) / 1e6);
 out:
@@ -879,30 +848,40 @@ out:
 	return r;
 }
 
-/* Points each feature of a ready module at the object its module registered. */
-static void publish(struct lm__gen *g, uint32_t m, const struct lm__module_desc *desc)
+/*
+ * Points each feature of a ready module at the object its module registered;
+ * with desc NULL, only makes room for them, so that publishing after the
+ * module's init cannot fail. Returns 0 or LM_E_NOMEM.
+ */
+static int publish(struct lm__gen *g, uint32_t m, const struct lm__module_desc *desc)
 {
 	const struct lm__imod *rec = lm__index_mod(&g->ix, m);
+	if (!rec)
+		return lm__fail(LM_E_CORRUPT, "index: module record %u is damaged", m);
 	const char *name = lm__index_str(&g->ix, rec->name);
 	for (uint32_t i = 0; i < rec->nfeats; i++) {
 		uint32_t fi;
 		lm__index_ref(&g->ix, rec->feats_first + i, &fi);
 		const struct lm__ifeat *f = lm__index_feat(&g->ix, fi);
-		if (!f)
+		const void **obj = f ? lm__sparse_slot(&g->objs, fi) : NULL;
+		if (f && !obj)
+			return lm__fail(LM_E_NOMEM, "out of memory");
+		if (!f || !desc)
 			continue;
 		const char *kind = lm__index_str(&g->ix, f->kind), *fname = lm__index_str(&g->ix, f->name);
 		for (const struct lm__reg *const *r = desc->reg_start; r && r < desc->reg_stop; r++)
 			if ((*r)->type == LM__REG_FEATURE && !strcmp((*r)->module, name) &&
 			    !strcmp((*r)->kind, kind) && !strcmp((*r)->name, fname)) {
-				g->objs[fi] = (*r)->object;
+				*obj = (*r)->object;
 				break;
 			}
 	}
+	return 0;
 }
 
 
-static void adopt(struct lm_context *ctx, struct lm__source *s, struct lm__gen *old,
-		  struct lm__gen *g);
+static int adopt(struct lm_context *ctx, struct lm__source *s, struct lm__gen *old,
+		 struct lm__gen *g);
 
 /* Rebuilds a source's generation from its notes, carrying loaded modules over. */
 static int rescan(struct lm_context *ctx, size_t src)
@@ -915,9 +894,10 @@ static int rescan(struct lm_context *ctx, size_t src)
 		s->warned = true;
 	}
 	int r = gen_scan(ctx, s->dir, &g);
+	if (r == 0)
+		r = adopt(ctx, s, old, g);
 	if (r < 0)
 		return r;
-	adopt(ctx, s, old, g);
 	s->fallback = true;
 	return 0;
 }
@@ -926,25 +906,37 @@ static int rescan(struct lm_context *ctx, size_t src)
  * Makes g the source's generation, carrying over the modules that old had
  * loaded: they stay loaded, whatever the directory now holds, and their
  * handles move to g. old is retired: calls in flight may still read it, and
- * the last of them frees it. Lock held.
+ * the last of them frees it. Out of memory, frees g and leaves the source as
+ * it was. Lock held.
  */
-static void adopt(struct lm_context *ctx, struct lm__source *s, struct lm__gen *old,
-		  struct lm__gen *g)
+static int adopt(struct lm_context *ctx, struct lm__source *s, struct lm__gen *old,
+		 struct lm__gen *g)
 {
 	for (uint32_t m = 0; old && m < g->ix.h->nmods; m++) {
 		uint32_t om;
-		if (lm__index_find_module(&old->ix, mod_name(g, m), &om) < 0)
+		if (lm__index_find_module(&old->ix, mod_name(g, m), &om) < 0 ||
+		    mod_state(old, om) != LM__READY)
 			continue;
-		struct lm__modstate *os = &old->mods[om];
-		if (atomic_load_explicit(&os->state, memory_order_acquire) != LM__READY)
-			continue;
-		g->mods[m].handle = os->handle;
-		g->mods[m].fd = os->fd;
-		g->mods[m].desc = os->desc;
+		struct lm__modstate *os = mod_slot(old, om);
+		struct lm__modstate *ns = mod_slot(g, m);
+		if (!os || !ns || publish(g, m, os->desc) < 0) {
+			/* Handles moved so far go back to old, which keeps serving. */
+			for (uint32_t k = 0; k < m; k++) {
+				struct lm__modstate *back = lm__sparse_peek(&g->mods, k);
+				uint32_t ok;
+				if (back && back->handle &&
+				    lm__index_find_module(&old->ix, mod_name(g, k), &ok) == 0) {
+					mod_slot(old, ok)->handle = back->handle;
+					back->handle = NULL;
+				}
+			}
+			gen_free(g);
+			return lm__fail(LM_E_NOMEM, "out of memory");
+		}
+		ns->handle = os->handle;
+		ns->desc = os->desc;
 		os->handle = NULL;
-		os->fd = 0;
-		publish(g, m, os->desc);
-		atomic_store_explicit(&g->mods[m].state, LM__READY, memory_order_release);
+		atomic_store_explicit(&ns->state, LM__READY, memory_order_release);
 	}
 	atomic_store_explicit(&s->gen, g, memory_order_seq_cst);
 	if (old) {
@@ -952,6 +944,7 @@ static void adopt(struct lm_context *ctx, struct lm__source *s, struct lm__gen *
 		ctx->retired = old;
 		atomic_store_explicit(&ctx->has_retired, true, memory_order_release);
 	}
+	return 0;
 }
 
 /*
@@ -976,8 +969,9 @@ static int refresh(struct lm_context *ctx, size_t src)
 	struct lm__gen *g = NULL;
 	if (gen_map(s->dir, &g, &st) < 0)
 		return 0; /* the new one is broken: keep answering from the old */
+	if (adopt(ctx, s, atomic_load_explicit(&s->gen, memory_order_acquire), g) < 0)
+		return 0; /* out of memory: keep answering from the old */
 	remember_index(s, &st);
-	adopt(ctx, s, atomic_load_explicit(&s->gen, memory_order_acquire), g);
 	lm__dbg(&ctx->log, "index of %s was rewritten: mapped the new one", s->dir);
 	return 1;
 }
@@ -990,7 +984,9 @@ static int load_locked(struct lm_context *ctx, size_t src, struct lm__gen *g, ui
 		return lm__fail(LM_E_CORRUPT, "index of %s: feature record %u is damaged",
 				ctx->sources[src].dir, feat);
 	uint32_t m = f->mod;
-	struct lm__modstate *st = &g->mods[m];
+	struct lm__modstate *st = mod_slot(g, m);
+	if (!st)
+		return lm__fail(LM_E_NOMEM, "out of memory");
 	int state = atomic_load_explicit(&st->state, memory_order_acquire);
 	if (state == LM__READY)
 		return 0;
@@ -1004,12 +1000,14 @@ static int load_locked(struct lm_context *ctx, size_t src, struct lm__gen *g, ui
 	size_t opened = 0;
 	for (; r == 0 && opened < t.n; opened++) {
 		r = open_module(ctx, &t.v[opened]);
+		if (r == 0)
+			r = publish(t.v[opened].gen, t.v[opened].mod, NULL);
 		if (r < 0)
 			break;
 	}
 	if (r < 0) {
 		for (size_t i = 0; i < opened; i++)
-			unopen(&t.v[i].gen->mods[t.v[i].mod]);
+			unopen(mod_slot(t.v[i].gen, t.v[i].mod));
 		if (r == LM_E_STALE && !(ctx->flags & LM_CTX_NO_FALLBACK) &&
 		    ctx->sources[t.v[opened].src].dir) {
 			t.stale_src = (int)t.v[opened].src;
@@ -1017,7 +1015,7 @@ static int load_locked(struct lm_context *ctx, size_t src, struct lm__gen *g, ui
 			struct step *bad = &t.v[opened];
 			if (r == LM_E_UNSAFE)
 				lm__warn(&ctx->log, "%s: refused", lm__detail());
-			mark_failed(&bad->gen->mods[bad->mod], r);
+			mark_failed(mod_slot(bad->gen, bad->mod), r);
 			if (bad->gen != g || bad->mod != m) {
 				char inner[768];
 				snprintf(inner, sizeof inner, "%s", lm__detail());
@@ -1037,7 +1035,7 @@ static int load_locked(struct lm_context *ctx, size_t src, struct lm__gen *g, ui
 	/* Everything is open and checked: now the inits, dependencies first. */
 	for (size_t i = 0; i < t.n; i++) {
 		struct step *s = &t.v[i];
-		struct lm__modstate *ms = &s->gen->mods[s->mod];
+		struct lm__modstate *ms = mod_slot(s->gen, s->mod);
 		int e = ms->desc->init ? ms->desc->init(ctx->host) : 0;
 		if (e < 0) {
 			lm__fail(LM_E_INIT, "module %s: initialisation failed: %s", mod_name(s->gen, s->mod),
@@ -1045,7 +1043,7 @@ static int load_locked(struct lm_context *ctx, size_t src, struct lm__gen *g, ui
 			unopen(ms);
 			r = mark_failed(ms, LM_E_INIT);
 			for (size_t k = i + 1; k < t.n; k++)
-				unopen(&t.v[k].gen->mods[t.v[k].mod]);
+				unopen(mod_slot(t.v[k].gen, t.v[k].mod));
 			if (s->gen != g || s->mod != m) {
 				char inner[768];
 				snprintf(inner, sizeof inner, "%s", lm__detail());
@@ -1118,10 +1116,11 @@ static int get_loaded(struct lm_context *ctx, const char *kind, const char *name
 			continue;
 		if (r < 0)
 			return 0;
-		const struct lm__modstate *st = &g->mods[f->mod];
-		int state = atomic_load_explicit(&st->state, memory_order_acquire);
-		if (state == LM__READY && g->objs[fi]) {
-			*object = g->objs[fi];
+		const struct lm__modstate *st = mod_peek(g, f->mod);
+		int state = st ? atomic_load_explicit(&st->state, memory_order_acquire) : LM__UNLOADED;
+		const void *obj = state == LM__READY ? feat_obj(g, fi) : NULL;
+		if (obj) {
+			*object = obj;
 			return 1;
 		}
 		/* A module that does not fit here: the next source may have one. */
@@ -1161,9 +1160,8 @@ static int get(struct lm_context *ctx, const char *kind, const char *name, const
 		if (r == 0) {
 			/* The fast path: a loaded feature, no lock, no system call. */
 			const struct lm__ifeat *f = lm__index_feat(&g->ix, fi);
-			if (f && atomic_load_explicit(&g->mods[f->mod].state, memory_order_acquire) ==
-					 LM__READY) {
-				*object = g->objs[fi];
+			if (f && mod_state(g, f->mod) == LM__READY) {
+				*object = feat_obj(g, fi);
 				return *object ? 0
 					       : lm__fail(LM_E_STALE,
 							  "module %s: the loaded build lacks %s/%s",
@@ -1185,7 +1183,7 @@ static int get(struct lm_context *ctx, const char *kind, const char *name, const
 				}
 				pthread_mutex_unlock(&ctx->lock);
 				if (r == 0) {
-					*object = g->objs[fi];
+					*object = feat_obj(g, fi);
 					/* Found past a refused module: a success that says
 					 * which and why (1, see lm__done). */
 					return first_err == LM_E_UNSAFE ? lm__fail(1, "%s", first_detail) : 0;
@@ -1238,7 +1236,7 @@ int lm__get_probe(struct lm_context *ctx, const char *kind, const char *name, lm
 		if (find_in_source(ctx, i, kind, name, &g, &fi) < 0)
 			continue;
 		const struct lm__ifeat *f = lm__index_feat(&g->ix, fi);
-		struct lm__modstate *st = f ? &g->mods[f->mod] : NULL;
+		const struct lm__modstate *st = f ? mod_peek(g, f->mod) : NULL;
 		if (!st || atomic_load_explicit(&st->state, memory_order_acquire) != LM__READY)
 			continue;
 		const char *mod = mod_name(g, f->mod);
@@ -1264,7 +1262,7 @@ LM_EXPORT int lm_module_loaded(struct lm_context *ctx, const char *name)
 		struct lm__gen *g = atomic_load_explicit(&ctx->sources[i].gen, memory_order_acquire);
 		uint32_t m;
 		loaded = g && lm__index_find_module(&g->ix, name, &m) == 0 &&
-			 atomic_load_explicit(&g->mods[m].state, memory_order_acquire) == LM__READY;
+			 mod_state(g, m) == LM__READY;
 	}
 	lm__call_end(ctx, 0);
 	return loaded;
@@ -1287,7 +1285,7 @@ static int fill_info(struct lm_context *ctx, struct lm__gen *g, uint32_t fi,
 		if (!(*to[i] = lm__intern(&ctx->strings, lm__index_str(&g->ix, from[i]))))
 			return lm__fail(LM_E_NOMEM, "out of memory");
 	info->builtin = !!(m->flags & LM__IMOD_BUILTIN);
-	info->loaded = atomic_load_explicit(&g->mods[f->mod].state, memory_order_acquire) == LM__READY;
+	info->loaded = mod_state(g, f->mod) == LM__READY;
 	return 0;
 }
 

@@ -131,13 +131,16 @@ static uint32_t record_crc(const void *rec, size_t len, size_t crc_off)
 /* Whether record `slot` of ix->ok was verified before; marks it when now is. */
 static bool verified(const struct lm__index *ix, size_t slot)
 {
-	return ix->ok && atomic_load_explicit(&ix->ok[slot], memory_order_relaxed);
+	const _Atomic unsigned char *b = ix->ok ? lm__sparse_peek(ix->ok, slot) : NULL;
+	return b && atomic_load_explicit(b, memory_order_relaxed);
 }
 
 static void mark_verified(const struct lm__index *ix, size_t slot)
 {
-	if (ix->ok)
-		atomic_store_explicit(&ix->ok[slot], 1, memory_order_relaxed);
+	/* Out of memory the mark is lost: the record is checked again next time. */
+	_Atomic unsigned char *b = ix->ok ? lm__sparse_slot(ix->ok, slot) : NULL;
+	if (b)
+		atomic_store_explicit(b, 1, memory_order_relaxed);
 }
 
 const struct lm__ifeat *lm__index_feat(const struct lm__index *ix, uint32_t i)

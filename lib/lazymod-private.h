@@ -65,6 +65,22 @@ void *lm__calloc(size_t n, size_t m);
 void *lm__realloc(void *p, size_t n);
 char *lm__strdup(const char *s);
 
+/* ---- sparse.c ------------------------------------------------------------ */
+/* An array whose memory is allocated where it is first written (sparse.c). */
+struct lm__sparse {
+	_Atomic(void *) root[64];
+	size_t elem, n;
+	unsigned depth; /* node levels under the root */
+};
+/* Sets s up empty for n slots of elem bytes: allocates nothing. */
+void lm__sparse_init(struct lm__sparse *s, size_t n, size_t elem);
+/* Slot i, or NULL while no slot near it was written (it reads as zero). No lock. */
+void *lm__sparse_peek(const struct lm__sparse *s, size_t i);
+/* Slot i, allocated zeroed when missing; NULL when out of memory or i >= n. */
+void *lm__sparse_slot(struct lm__sparse *s, size_t i);
+/* Frees every node (calling each, when given, on every slot of each leaf). */
+void lm__sparse_free(struct lm__sparse *s, void (*each)(void *slot));
+
 /* ---- error.c -------------------------------------------------------------- */
 #define LM__DETAIL_MAX 1024 /* longest error detail, with its NUL */
 /* Sets the calling thread's error detail and returns err. */
@@ -153,8 +169,6 @@ int lm__elf_read(struct lm__mset *set, int fd, const char *path, int *found, cha
 		 size_t whylen);
 /* Reads only the GNU build-id of the ELF file on fd. */
 int lm__elf_build_id(int fd, uint8_t *id, uint8_t *len, char *why, size_t whylen);
-/* Whether the ELF file on fd names $ORIGIN in its run paths or needed libraries. */
-int lm__elf_uses_origin(int fd, bool *uses);
 /* The build-id of the loaded object whose load address (l_addr) is base. */
 int lm__loaded_build_id(const void *base, uint8_t *id, uint8_t *len);
 /* Collects the notes of the loaded object containing addr (built-in modules). */
@@ -235,7 +249,7 @@ struct lm__index {
 	 * The image never changes under its readers: an index is replaced by
 	 * renaming a new file over it, never rewritten in place.
 	 */
-	_Atomic unsigned char *ok;
+	struct lm__sparse *ok; /* a byte a record */
 };
 /* Checks the header of image [base, base+size): O(1). */
 int lm__index_open(struct lm__index *ix, const void *base, size_t size, char *why, size_t whylen);
@@ -263,6 +277,18 @@ int lm__index_build(struct lm__mset *set, const char *index_dir, lm__report_fn r
 /* Writes an image atomically to path (temporary file, fsync, rename). */
 int lm__index_write_file(const char *path, const void *image, size_t len);
 
+/* ---- loader.c ------------------------------------------------------------- */
+/*
+ * dlopens the module file at path, which was verified open on a descriptor
+ * whose fstat is *verified, and makes sure the object the loader returns is
+ * that file (device and inode; the build-id where /proc is missing). Returns
+ * 0 with *handle, LM_E_STALE when the file was replaced while loading,
+ * LM_E_NEEDLIB, LM_E_LOAD or LM_E_NOMEM, with the detail set.
+ */
+struct stat;
+int lm__dlopen_verified(const char *name, const char *path, const struct stat *verified,
+			const uint8_t *build_id, uint8_t build_id_len, void **handle);
+
 /* ---- context.c ------------------------------------------------------------ */
 enum lm__state { LM__UNLOADED = 0, LM__READY = 1, LM__FAILED = 2 };
 struct lm__modstate {
@@ -270,7 +296,6 @@ struct lm__modstate {
 	int err;
 	char *detail;
 	void *handle;
-	int fd; /* the module file, open while the module is: see open_module() */
 	const struct lm__module_desc *desc;
 };
 /* One generation of a source: an index image and the state of its modules. */
@@ -279,9 +304,10 @@ struct lm__gen {
 	void *map;       /* mmap'ed file, or NULL */
 	size_t maplen;
 	void *heap;      /* in-memory image, or NULL */
-	struct lm__modstate *mods;
-	const void **objs; /* per feature, valid once its module is READY */
-	struct lm__gen *prev; /* the next older retired generation */
+	struct lm__sparse mods; /* struct lm__modstate per module, made on first use */
+	struct lm__sparse objs; /* const void * per feature, valid once its module is READY */
+	struct lm__sparse ok;   /* the index's verified marks (ix.ok) */
+	struct lm__gen *prev;
 };
 struct lm__source {
 	char *dir; /* absolute; NULL for the built-in modules */
@@ -318,7 +344,6 @@ struct lm_context {
 	struct lm__gen *retired; /* lock */
 	struct lm__orphan {
 		void *handle;
-		int fd;
 	} *orphans; /* lock */
 	size_t norphans, caporphans;
 	/* Strings handed out by lm_feature_info and lm_list, one copy each:

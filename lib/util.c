@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/auxv.h>
 #include <unistd.h>
 
 #include "lazymod-private.h"
@@ -201,13 +202,33 @@ char *lm__path_relative(const char *from, const char *to)
 	return s;
 }
 
+/*
+ * The path the executable was started by, when it names the executable
+ * itself: absolute, and not a symbolic link (one readlink says so). The
+ * directories on the way may be links: callers resolve the path they build.
+ */
+static bool exec_path(char *buf, size_t len)
+{
+	const char *fn = (const char *)getauxval(AT_EXECFN);
+	char link[8];
+	if (!fn || fn[0] != '/' || strlen(fn) >= len || readlink(fn, link, sizeof link) >= 0 ||
+	    errno != EINVAL)
+		return false;
+	strcpy(buf, fn);
+	return true;
+}
+
 char *lm__exe_dir(void)
 {
 	char buf[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-	if (n <= 0)
-		return NULL;
-	buf[n] = 0;
+	/* /proc/self/exe only when needed: the first look-up under /proc/self
+	 * is among the dearest steps of a process's first context. */
+	if (!exec_path(buf, sizeof buf)) {
+		ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+		if (n <= 0)
+			return NULL;
+		buf[n] = 0;
+	}
 	char *slash = strrchr(buf, '/');
 	if (!slash)
 		return NULL;

@@ -10,6 +10,7 @@ needs="
 meson:meson
 ninja:ninja-build
 cc:gcc
+c++:g++
 pkg-config:pkg-config
 python3:python3
 qemu-img:qemu-utils

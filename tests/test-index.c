@@ -7,6 +7,7 @@
 #include "testutil.h"
 
 #include <dirent.h>
+#include <malloc.h>
 
 #include "lazymod-private.h"
 
@@ -268,6 +269,78 @@ TEST(empty_index)
 	char why[256];
 	CHECK_INT(lm__index_verify(&ix, why, sizeof why), 0);
 	free(img.p);
+}
+
+/* Writes dir/lazymod.index for n modules m0..m(n-1), a feature each (no module files). */
+static void index_of_n(const char *dir, unsigned n)
+{
+	struct lm__mset set = {0};
+	set.mods = calloc(n, sizeof *set.mods);
+	set.feats = calloc(n, sizeof *set.feats);
+	char (*names)[16] = calloc(n, sizeof *names);
+	CHECK(set.mods && set.feats && names);
+	for (unsigned i = 0; i < n; i++) {
+		snprintf(names[i], sizeof names[i], "m%u", i);
+		char path[4096];
+		snprintf(path, sizeof path, "%s/%s.so", dir, names[i]);
+		set.mods[i] = (struct lm__mmod){.name = names[i], .version = "1.0", .description = "",
+						.path = strdup(path), .size = 1, .order = i};
+		set.feats[i] = (struct lm__mitem){i, "k", names[i]};
+	}
+	set.nmods = set.capmods = set.nfeats = set.capfeats = n;
+	struct lm__buf img = {0};
+	struct reports rep = {0};
+	CHECK_INT(lm__index_build(&set, dir, collect, &rep, &img), 0);
+	char path[4096];
+	snprintf(path, sizeof path, "%s/lazymod.index", dir);
+	CHECK_INT(lm__index_write_file(path, img.p, img.len), 0);
+	free(img.p);
+	free(names);
+	lm__mset_free(&set);
+}
+
+/* Heap bytes a context over dir holds once open. */
+static long context_bytes(const char *dir)
+{
+	const char *dirs[] = {dir, NULL};
+	struct lm_options o = {.dirs = dirs, .flags = LM_CTX_NO_ENV_PATH | LM_CTX_NO_FALLBACK};
+	struct lm_context *ctx;
+	struct mallinfo2 a = mallinfo2();
+	CHECK_INT(lm_context_new(&o, &ctx), 0);
+	struct mallinfo2 b = mallinfo2();
+	const void *obj;
+	CHECK_INT(lm_get(ctx, "k", "nosuch", &obj), LM_E_NOTFOUND); /* the index answers */
+	lm_context_unref(ctx);
+	return (long)(b.uordblks + b.hblkhd) - (long)(a.uordblks + a.hblkhd);
+}
+
+/* Opening a context allocates nothing per module: state comes on first use. */
+TEST(context_open_allocates_nothing_per_module)
+{
+	char small[4096], big[4096];
+	snprintf(small, sizeof small, "%s/n10", scratch());
+	snprintf(big, sizeof big, "%s/n10000", scratch());
+	sh("mkdir -p '%s' '%s'", small, big);
+	index_of_n(small, 10);
+	index_of_n(big, 10000);
+	context_bytes(small); /* the first context sets up what the process keeps */
+	long s = context_bytes(small), b = context_bytes(big);
+	if (b - s > 1024)
+		FAIL("a context over 10000 modules holds %ld bytes, over 10 %ld", b, s);
+	/* The state a lookup makes stays near what it touched. */
+	struct lm__sparse sp;
+	lm__sparse_init(&sp, 1u << 20, sizeof(uint64_t));
+	CHECK(lm__sparse_peek(&sp, 12345) == NULL);
+	uint64_t *v = lm__sparse_slot(&sp, 12345);
+	CHECK(v && *v == 0);
+	*v = 42;
+	CHECK(lm__sparse_peek(&sp, 12345) == v);
+	CHECK(lm__sparse_peek(&sp, 12346) == v + 1);        /* same leaf: zero */
+	CHECK(lm__sparse_peek(&sp, 12345 + 4096) == NULL); /* another leaf */
+	CHECK(lm__sparse_slot(&sp, 1u << 20) == NULL);     /* out of range */
+	CHECK(*(uint64_t *)lm__sparse_slot(&sp, (1u << 20) - 1) == 0);
+	lm__sparse_free(&sp, NULL);
+	CHECK(lm__sparse_peek(&sp, 12345) == NULL);
 }
 
 /* Many rules and strings: the builder's buffers move while it fills them. */

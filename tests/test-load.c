@@ -6,6 +6,8 @@
  */
 #include "testutil.h"
 
+#include <dlfcn.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -350,6 +352,39 @@ TEST(private_library_through_origin)
 	lm_context_unref(ctx);
 }
 
+/* $ORIGIN is the real executable's directory, however it was started. */
+TEST(child_origin)
+{
+	/* The test program lives in the build's tests/, beside fixtures/. */
+	struct lm_context *ctx = open_ctx("$ORIGIN/fixtures/basic", LM_CTX_NO_FALLBACK);
+	goes_on(ctx);
+	lm_context_unref(ctx);
+}
+
+static void run_as(const char *exe, const char *name)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		execl(exe, exe, name, (char *)NULL);
+		_exit(127);
+	}
+	int status;
+	waitpid(pid, &status, 0);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		FAIL("%s %s failed", exe, name);
+}
+
+TEST(origin_of_a_symlinked_executable)
+{
+	char real[4096], link[4096];
+	CHECK(realpath(test_exe, real) != NULL);
+	run_as(real, "child_origin");
+	/* Started through a link elsewhere: $ORIGIN is still where it lives. */
+	snprintf(link, sizeof link, "%s/test-load-link", scratch());
+	CHECK_INT(symlink(real, link), 0);
+	run_as(link, "child_origin");
+}
+
 /* ---- stale, missing and damaged indexes ------------------------------------ */
 
 TEST(module_rebuilt_after_indexing)
@@ -468,6 +503,122 @@ TEST(same_module_as_shared_object)
 	CHECK_INT(lm_feature_info(ctx, "test", "shared", &info), 0);
 	CHECK_INT(info.builtin, 0);
 	CHECK_INT(info.loaded, 1);
+	lm_context_unref(ctx);
+}
+
+/* ---- identity: the object that runs is the file verified ------------------ */
+
+/*
+ * dlopen, as the library calls it: the tests link with --wrap=dlopen, so
+ * that a case can rename another file over a module between the moment
+ * lazymod verified it and the moment the loader opens it.
+ */
+void *__real_dlopen(const char *file, int mode);
+void *__wrap_dlopen(const char *file, int mode);
+static const char *swap_suffix, *swap_from; /* when armed: rename swap_from over *suffix */
+
+void *__wrap_dlopen(const char *file, int mode)
+{
+	size_t n = file && swap_suffix ? strlen(file) : 0, m = swap_suffix ? strlen(swap_suffix) : 0;
+	if (swap_suffix && n > m && !strcmp(file + n - m, swap_suffix)) {
+		swap_suffix = NULL;
+		if (rename(swap_from, file) < 0)
+			FAIL("rename %s over %s: %s", swap_from, file, strerror(errno));
+	}
+	return __real_dlopen(file, mode);
+}
+
+/* A module that stays mapped after its failed init; then another module. */
+static void unloadable_then_next(const char *stuck, const char *next)
+{
+	struct lm_context *ctx = open_ctx(fixture("identity"), LM_CTX_NO_FALLBACK);
+	char so[64];
+	snprintf(so, sizeof so, "%s.so", stuck);
+	get_fails(ctx, stuck, LM_E_INIT, "initialisation failed");
+	CHECK(mapped(so)); /* the loader could not unload it */
+	const struct fixture_obj *o = get_ok(ctx, "test", next);
+	CHECK_STR(o->module, next);
+	CHECK_INT(inits(&counts, next), 1);
+	lm_context_unref(ctx);
+}
+
+TEST(unloadable_module_fails_init_then_next_is_right)
+{
+	unloadable_then_next("stuck_cxx", "plain");
+	unloadable_then_next("stuck_c", "aaa");
+	/* The C++ module, stuck in memory, fails again in a new context. */
+	struct lm_context *ctx = open_ctx(fixture("identity"), LM_CTX_NO_FALLBACK);
+	get_fails(ctx, "stuck_cxx", LM_E_INIT, "initialisation failed");
+	get_ok(ctx, "test", "plain");
+	lm_context_unref(ctx);
+}
+
+TEST(upgrade_between_two_contexts_runs_the_new_build)
+{
+	const char *dir = copy_fixture("identity");
+	struct lm_context *ctx = open_ctx(dir, LM_CTX_NO_FALLBACK);
+	const struct fixture_obj *old = get_ok(ctx, "test", "aaa");
+	CHECK_STR(old->version, "1.0");
+	lm_context_unref(ctx);
+	CHECK(mapped("aaa.so")); /* -z nodelete: the old build stays */
+	/* A package upgrade: the new build renamed over the old, reindexed. */
+	sh("cp '%s' '%s/aaa.so.new' && mv '%s/aaa.so.new' '%s/aaa.so'",
+	   fixture("identity-v2/aaa.so"), dir, dir, dir);
+	sh("'%s/bin/lazymod' index '%s' 2>/dev/null", getenv("LAZYMOD_BUILD"), dir);
+	for (int round = 0; round < 2; round++) {
+		ctx = open_ctx(dir, LM_CTX_NO_FALLBACK);
+		const struct fixture_obj *o = get_ok(ctx, "test", "aaa");
+		CHECK_STR(o->module, "aaa");
+		CHECK_STR(o->version, "2.0");
+		CHECK(o != old);
+		lm_context_unref(ctx);
+	}
+}
+
+TEST(host_loaded_a_library_through_proc_self_fd)
+{
+	/* Another part of the host loads a library the memfd way. */
+	char lib[4096];
+	snprintf(lib, sizeof lib, "%s/libfixgone.so", fixture("basic"));
+	int fd = open(lib, O_RDONLY | O_CLOEXEC);
+	CHECK(fd >= 0);
+	char fdpath[64];
+	snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", fd);
+	void *h = dlopen(fdpath, RTLD_NOW | RTLD_LOCAL);
+	CHECK(h != NULL);
+	close(fd);
+	struct lm_context *ctx = open_ctx(fixture("basic"), LM_CTX_NO_FALLBACK);
+	const struct fixture_obj *o = get_ok(ctx, "test", "beta");
+	CHECK_STR(o->module, "beta");
+	CHECK(mapped("beta.so"));
+	lm_context_unref(ctx);
+	dlclose(h);
+}
+
+TEST(module_replaced_between_check_and_load)
+{
+	const char *dir = copy_fixture("basic");
+	char newer[8192];
+	snprintf(newer, sizeof newer, "%s/alpha-1.1.so", scratch());
+	sh("cp '%s' '%s'", fixture("rebuilt/alpha.so"), newer);
+	swap_suffix = "/alpha.so";
+	swap_from = newer;
+	struct lm_context *ctx = open_ctx(dir, LM_CTX_NO_FALLBACK);
+	get_fails(ctx, "alpha", LM_E_STALE, "the object loaded is not the file checked");
+	CHECK(swap_suffix == NULL); /* the rename did happen inside the load */
+	CHECK_INT(inits(&counts, "alpha"), 0);
+	CHECK(!mapped("alpha.so")); /* the file that slipped in was closed again */
+	goes_on(ctx);
+	lm_context_unref(ctx);
+	/* With the fallback, the file that slipped in is verified from its
+	 * notes and used. */
+	sh("'%s/bin/lazymod' index '%s' 2>/dev/null", getenv("LAZYMOD_BUILD"), dir);
+	sh("cp '%s' '%s'", fixture("basic/alpha.so"), newer);
+	swap_suffix = "/alpha.so";
+	ctx = open_ctx(dir, 0);
+	const struct fixture_obj *o = get_ok(ctx, "test", "alpha");
+	CHECK_STR(o->version, "1.0");
+	CHECK_INT(inits(&counts, "alpha"), 1);
 	lm_context_unref(ctx);
 }
 

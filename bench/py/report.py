@@ -142,8 +142,8 @@ def section_startup(rp):
         "a `DT_NEEDED` of it; `main` initialises every module. Ready: all initialised.",
         "- **dlopen-all**: `main` dlopens every module of its directory (`RTLD_NOW`) and "
         "initialises it. Ready: all loaded.",
-        "- **lazy**: `main` creates a lazymod context over the modules' directory (its index). "
-        "Ready: the context exists; nothing is loaded.",
+        "- **lazy**: `main` creates a lazymod context over the modules' directory (its index), "
+        "with liblazymod linked statically. Ready: the context exists; nothing is loaded.",
         "- **built-in**: every module compiled into the executable (so its library is a "
         "`DT_NEEDED` too), found from the executable's own notes. Ready: the context exists; "
         "nothing is initialised.",
@@ -450,25 +450,17 @@ def section_lookup(rp):
         main = R.get(("getload/lazymod", "getload/dlopen"))
         if main:
             fd = R.get(("getload/dlopen-fd", "getload/dlopen"))
-            rest = R.get(("getload/lazymod", "getload/dlopen-fd"))
-            why = ("Before `dlopen`, `lm_get` opens the module, `fstat`s it and reads its "
-                   f"build-id (open+fstat+close {dur(part('module-open-fstat-close').median)}, "
-                   f"the build-id {dur(part('module-build-id').median)}, §2.6), checks "
-                   "`/proc/self/fd/N` with `access`, and then dlopens that name rather than the "
-                   "path. "
-                   + (f"Loading through `/proc/self/fd/N` alone costs {ratio(fd)} a plain "
-                      "`dlopen` in a fresh process (the first look-up under `/proc/self` in a "
-                      "process is the expensive part). " if fd else "")
-                   + (f"Against a `dlopen` through the descriptor, `lm_get` is {ratio(rest)}. "
-                      if rest else "")
-                   + ("If lazymod loaded the path it checked and then confirmed that the loaded "
-                      "object is the file it verified (the `st_dev`/`st_ino` of its open "
-                      "descriptor against the loaded object's, e.g. through `dlinfo` and "
-                      "`fstat`), the cost of the descriptor route would go; what remains would "
-                      f"be about the last ratio, which "
-                      + ("would meet" if rest and rest.median <= GOAL_GETLOAD_RATIO
-                         else "would still miss")
-                      + " the goal." if rest else ""))
+            why = ("Before `dlopen`, `lm_get` opens the module, `fstat`s it, checks its owner "
+                   "and directory and reads its build-id (open+fstat+close "
+                   f"{dur(part('module-open-fstat-close').median)}, the build-id "
+                   f"{dur(part('module-build-id').median)}, §2.6); after it, it confirms that "
+                   "the object the loader returned is the file it checked (a walk of the loaded "
+                   "objects before the call, a `stat` of the path after). It loads the path, not "
+                   "`/proc/self/fd/N`: "
+                   + (f"that route alone costs {ratio(fd)} a plain `dlopen` in a fresh process "
+                      "(the first look-up under `/proc/self` in a process is the expensive "
+                      "part), and glibc matches an object by its name. " if fd else "")
+                   )
             rp.goal(G_GETLOAD,
                     f"{ratio(main)} ({dur(Summary(gl['getload/lazymod'].values()).median)} "
                     f"against {dur(Summary(gl['getload/dlopen'].values()).median)})",

@@ -32,7 +32,8 @@ printf 'getload/lazymod\t%s\tgetload-lm\t%s\tm500\n' "$T/micro" "$S/n1000/mods" 
 printf 'getload/strict\t%s\tgetload-strict\t%s\tm500\n' "$T/micro" "$S/n1000-sha" >>"$spec"
 printf 'getload/dlopen\t%s\tgetload-dl\t%s\tlazymod_module_m500\n' "$T/micro" \
 	"$S/n1000/mods/m500.so" >>"$spec"
-# And dlopen through /proc/self/fd/N, as lazymod does: where the gap comes from.
+# And dlopen through /proc/self/fd/N, the route lazymod took before it loaded
+# the path and checked the object: what that route cost.
 printf 'getload/dlopen-fd\t%s\tgetload-fd\t%s\tlazymod_module_m500\n' "$T/micro" \
 	"$S/n1000/mods/m500.so" >>"$spec"
 "$T/runcells" -a -o "$R/getload.csv" -w 5 -r "${GETLOAD_RUNS:-100}" -x loaded "$spec"

@@ -24,7 +24,7 @@
  *   micro getload-dl FILE SYMBOL
  *       dlopen(FILE, RTLD_NOW | RTLD_LOCAL) and dlsym(SYMBOL): their time.
  *   micro getload-fd FILE SYMBOL
- *       The same through the file's descriptor, as lazymod does: open(FILE),
+ *       The same through the file's descriptor, as lazymod once did: open(FILE),
  *       then dlopen("/proc/self/fd/N") and dlsym(SYMBOL).
  *
  * The one-operation commands print "op=NS ..." for runcells.
