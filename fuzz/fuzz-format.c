@@ -2,7 +2,7 @@
 /*
  * fuzz-format - one vdisk format driver (FUZZ_FORMAT, set when compiling:
  * raw, qcow2, vmdk, vdi, vpc or vhdx) on an arbitrary image, driven as the
- * host drives it (examples/vdisk/vdisk.c, copy_image): open, info, then
+ * host drives it (vdisk/vdisk.c, copy_image): open, info, then
  * status and read over the whole virtual size, with zero runs asked about
  * in growing spans, and a few reads at the end and across block
  * boundaries. Work is capped per input, so that a huge virtual size keeps
@@ -47,7 +47,7 @@
 
 #include <lazymod/common.h>
 
-#include "../examples/vdisk/vdisk.h"
+#include "../vdisk/vdisk.h"
 
 #ifndef FUZZ_FORMAT
 #error "compile with -DFUZZ_FORMAT='\"qcow2\"' (the name of the format)"

@@ -24,25 +24,7 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 cd "$T" || exit 1
 
-n=0
-failed=0
-pass() {
-	n=$((n + 1))
-	echo "ok $n - $1"
-}
-fail() {
-	n=$((n + 1))
-	failed=$((failed + 1))
-	echo "not ok $n - $1"
-	[ -n "${2:-}" ] && printf '%s\n' "$2" | head -5 | sed 's/^/#   /'
-}
-skip() {
-	n=$((n + 1))
-	echo "ok $n - $1 # SKIP $2"
-}
-sanitized() {
-	grep -q -e 'runtime error' -e 'AddressSanitizer' -e 'LeakSanitizer' "$1"
-}
+. "$(dirname "$0")/../../tests/lib/tap.sh"
 q() { # quiet qemu-io: qemu-io FMT IMG CMD...
 	local fmt=$1 img=$2
 	shift 2
@@ -451,5 +433,4 @@ wr64 xnohost.qcow2 "$xe" 0
 wr64 xnohost.qcow2 $((xe + 8)) 1
 bad_read "allocated subcluster without a host cluster" xnohost.qcow2 "no host offset"
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+tap_done

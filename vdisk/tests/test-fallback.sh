@@ -16,10 +16,7 @@ case $VDISK in /*) ;; *) VDISK=$PWD/$VDISK ;; esac
 tree=$(cd "$(dirname "$VDISK")/.." && pwd)
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-n=0
-failed=0
-pass() { n=$((n + 1)); echo "ok $n - $1"; }
-fail() { n=$((n + 1)); failed=1; echo "not ok $n - $1"; [ -n "${2:-}" ] && sed 's/^/# /' "$2" | head -5; }
+. "$(dirname "$0")/../../tests/lib/tap.sh"
 
 # Images: an uncompressed and a zstd-compressed qcow2 (so that a codec module
 # loads too), and a vmdk; the expected bytes come from qemu-img.
@@ -77,5 +74,4 @@ for how in truncated bit-flipped deleted; do
 	done
 done
 
-echo "1..$n"
-exit $failed
+tap_done

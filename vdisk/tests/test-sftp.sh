@@ -38,33 +38,7 @@ cd "$T" || exit 1
 # Neither the user's agent nor anything of the environment picks the key.
 unset SSH_AUTH_SOCK SSH_AGENT_PID LAZYMOD_PATH
 
-n=0
-failed=0
-pass() {
-	n=$((n + 1))
-	echo "ok $n - $1"
-}
-fail() {
-	n=$((n + 1))
-	failed=$((failed + 1))
-	echo "not ok $n - $1"
-	[ -n "${2:-}" ] && printf '%s\n' "$2" | head -5 | sed 's/^/#   /'
-}
-check() { # NAME CONDITION-STATUS [DETAIL]
-	if [ "$2" -eq 0 ]; then pass "$1"; else fail "$1" "${3:-}"; fi
-}
-skip() {
-	n=$((n + 1))
-	echo "ok $n - skip $1 # SKIP $2"
-}
-bail() { # a server could not be started: fail, and stop
-	fail "$1" "${2:-}"
-	echo "1..$n"
-	exit 1
-}
-sanitized() {
-	grep -q -e 'runtime error' -e 'AddressSanitizer' -e 'LeakSanitizer' "$1"
-}
+. "$(dirname "$0")/../../tests/lib/tap.sh"
 free_port() {
 	python3 -c 'import socket
 s = socket.socket()
@@ -311,5 +285,4 @@ else
 	fail "sftp info under LD_DEBUG" "$(tail -3 libs.txt)"
 fi
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+tap_done

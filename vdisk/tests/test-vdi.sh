@@ -19,12 +19,7 @@ INFO=()
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 cd "$T" || exit 1
-n=0
-failed=0
-
-pass() { n=$((n + 1)); echo "ok $n - $1"; }
-fail() { n=$((n + 1)); echo "not ok $n - $1"; failed=1; [ -n "${2:-}" ] && sed 's/^/# /' "$2" | head -5; }
-clean() { ! grep -qE 'runtime error|AddressSanitizer|LeakSanitizer' "$1"; }
+. "$(dirname "$0")/../../tests/lib/tap.sh"
 
 le32() { printf '%02x%02x%02x%02x' $(($1 & 255)) $((($1 >> 8) & 255)) $((($1 >> 16) & 255)) $((($1 >> 24) & 255)); }
 le64() { echo "$(le32 $(($1 & 0xffffffff)))$(le32 $((($1 >> 32) & 0xffffffff)))"; }
@@ -174,5 +169,4 @@ cp $img t.vdi && poke t.vdi $((0x200 + 2 * 4)) "$(le32 0x7fffffff)" && bad "bloc
 cp $img t.vdi && poke t.vdi $((0x200 + 2 * 4)) "$(le32 4)" && bad "block index past the data" t.vdi
 head -c 4096 /dev/urandom >t.vdi && bad "random bytes" t.vdi
 
-echo "1..$n"
-exit $failed
+tap_done

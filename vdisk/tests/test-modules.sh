@@ -36,25 +36,7 @@ trap 'rm -rf "$T"' EXIT
 cd "$T" || exit 1
 unset LAZYMOD_PATH
 
-n=0
-failed=0
-pass() {
-	n=$((n + 1))
-	echo "ok $n - $1"
-}
-fail() {
-	n=$((n + 1))
-	failed=$((failed + 1))
-	echo "not ok $n - $1"
-	[ -n "${2:-}" ] && printf '%s\n' "$2" | head -5 | sed 's/^/#   /'
-}
-check() { # NAME CONDITION-STATUS [DETAIL]
-	if [ "$2" -eq 0 ]; then pass "$1"; else fail "$1" "${3:-}"; fi
-}
-skip() {
-	n=$((n + 1))
-	echo "ok $n - skip $1 # SKIP $2"
-}
+. "$(dirname "$0")/../../tests/lib/tap.sh"
 
 # ready CMD...: runs vdisk with LAZYMOD_DEBUG=1 and sets $got to the sorted
 # names of the modules that became ready; returns vdisk's status.
@@ -192,5 +174,4 @@ dlopen-all)
 	;;
 esac
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+tap_done

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cache.c - the read cache and read-ahead of vdisk's network protocols:
- * see cache.h. Included (not linked) by http.c and sftp.c, so everything
- * here is static; RC_FN also marks it unused, so that a module that does
- * not call one of the functions still builds with -Werror.
+ * see cache.h. Built into a small static library (libvdisk-driver) that
+ * each protocol module links, with hidden visibility: nothing here is
+ * exported from a module.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -11,9 +11,7 @@
 
 #include "cache.h"
 
-#define RC_FN static __attribute__((unused))
-
-RC_FN void rc_init(struct rcache *c, rc_fetch_fn fetch, void *opaque, uint64_t size)
+void rc_init(struct rcache *c, rc_fetch_fn fetch, void *opaque, uint64_t size)
 {
 	memset(c, 0, sizeof *c);
 	c->fetch = fetch;
@@ -21,7 +19,7 @@ RC_FN void rc_init(struct rcache *c, rc_fetch_fn fetch, void *opaque, uint64_t s
 	c->size = size;
 }
 
-RC_FN void rc_free(struct rcache *c)
+void rc_free(struct rcache *c)
 {
 	for (unsigned i = 0; i < RC_SLOTS; i++)
 		free(c->slot[i].data);
@@ -83,7 +81,7 @@ static struct rc_slot *rc_victim(struct rcache *c, size_t len)
  * the size was known) as a window of their own. A failure to keep them
  * costs only a request later.
  */
-RC_FN void rc_seed(struct rcache *c, const void *data, size_t len, uint64_t off)
+void rc_seed(struct rcache *c, const void *data, size_t len, uint64_t off)
 {
 	if (!len || len > RC_MAX_WINDOW || off > c->size || len > c->size - off)
 		return;
@@ -98,7 +96,7 @@ RC_FN void rc_seed(struct rcache *c, const void *data, size_t len, uint64_t off)
 }
 
 /* Reads [off, off+len) through the cache; 0, or -EIO past the end, or the fetch's error. */
-RC_FN int rc_read(struct rcache *c, void *buf, size_t len, uint64_t off)
+int rc_read(struct rcache *c, void *buf, size_t len, uint64_t off)
 {
 	unsigned char *p = buf;
 	if (off > c->size || len > c->size - off)

@@ -19,24 +19,7 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 cd "$T" || exit 1
 
-n=0
-failed=0
-pass() {
-	n=$((n + 1))
-	echo "ok $n - $1"
-}
-fail() {
-	n=$((n + 1))
-	failed=$((failed + 1))
-	echo "not ok $n - $1"
-	[ -n "${2:-}" ] && printf '%s\n' "$2" | head -5 | sed 's/^/#   /'
-}
-check() { # NAME CONDITION-STATUS [DETAIL]
-	if [ "$2" -eq 0 ]; then pass "$1"; else fail "$1" "${3:-}"; fi
-}
-sanitized() {
-	grep -q -e 'runtime error' -e 'AddressSanitizer' -e 'LeakSanitizer' "$1"
-}
+. "$(dirname "$0")/../../tests/lib/tap.sh"
 # The value of KEY (a path of keys separated by dots) in the JSON file FILE.
 jget() { # FILE KEY
 	python3 -c '
@@ -224,5 +207,4 @@ fi
 "$VDISK" formats >f.txt 2>err.txt && grep -q '^Formats:' f.txt && grep -q '^  qcow2 ' f.txt
 check "formats, for people" $? "$(cat err.txt f.txt)"
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+tap_done

@@ -20,8 +20,7 @@ INFO=()
 [ $# -ge 2 ] && read -ra INFO <<<"$2"
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-n=0
-failed=0
+. "$(dirname "$0")/../../tests/lib/tap.sh"
 
 # Byte surgery on images: peek/poke packed values, fix VHD checksums.
 # Offsets are perl expressions in which "end" is the offset of the footer.
@@ -60,14 +59,6 @@ footer() {
 	perl -e "$PL" vhdsum "$img" "$where" 512 64
 }
 
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-notok() {
-	n=$((n + 1))
-	echo "not ok $n - $1"
-	failed=1
-	[ -s "$T/err" ] && sed 's/^/# /' "$T/err" | head -5
-}
-sanitizer() { grep -qE 'runtime error|AddressSanitizer|LeakSanitizer' "$T/err"; }
 qsize() {
 	qemu-img info -f vpc --output=json "$1" | sed -n 's/.*"virtual-size": \([0-9]*\).*/\1/p'
 }
@@ -80,25 +71,25 @@ same() {
 	if [ -z "$ref" ]; then
 		ref=$T/ref
 		if ! qemu-img convert -f vpc -O raw "$img" "$ref" 2>"$T/err"; then
-			notok "$name: qemu-img convert failed"
+			fail "$name: qemu-img convert failed" "$T/err"
 			return
 		fi
 	fi
 	local want
 	want=$(stat -c %s "$ref")
 	[ "$ref" = "$T/ref" ] && want=$(qsize "$img")
-	if ! timeout 20 "${READ[@]}" vpc "$img" "$T/out" 2>"$T/err" || sanitizer; then
-		notok "$name: reader failed"
+	if ! timeout 20 "${READ[@]}" vpc "$img" "$T/out" 2>"$T/err" || sanitized "$T/err"; then
+		fail "$name: reader failed" "$T/err"
 	elif [ "$(stat -c %s "$T/out")" != "$want" ]; then
-		notok "$name: size $(stat -c %s "$T/out"), qemu says $want"
+		fail "$name: size $(stat -c %s "$T/out"), qemu says $want" "$T/err"
 	elif ! cmp -s "$T/out" "$ref"; then
-		notok "$name: bytes differ from qemu-img convert"
+		fail "$name: bytes differ from qemu-img convert" "$T/err"
 	elif [ ${#INFO[@]} -gt 0 ] &&
 		! timeout 20 "${INFO[@]}" vpc "$img" 2>"$T/err" |
 		grep -qx "virtual-size=$want"; then
-		notok "$name: info does not say virtual-size=$want"
+		fail "$name: info does not say virtual-size=$want" "$T/err"
 	else
-		ok "$name"
+		pass "$name"
 	fi
 }
 
@@ -107,12 +98,12 @@ refused() {
 	local name=$1 img=$2 pat=$3 rc
 	timeout 20 "${READ[@]}" vpc "$img" "$T/out" >/dev/null 2>"$T/err"
 	rc=$?
-	if [ $rc -ne 1 ] || sanitizer; then
-		notok "$name: exit $rc"
+	if [ $rc -ne 1 ] || sanitized "$T/err"; then
+		fail "$name: exit $rc" "$T/err"
 	elif ! grep -qiE -- "$pat" "$T/err"; then
-		notok "$name: message does not match /$pat/"
+		fail "$name: message does not match /$pat/" "$T/err"
 	else
-		ok "$name"
+		pass "$name"
 		sed 's/^/# /' "$T/err" | head -1
 	fi
 }
@@ -139,16 +130,16 @@ if [ ${#INFO[@]} -gt 0 ]; then
 	out=$("${INFO[@]}" vpc "$T/a.vhd" 2>&1)
 	if grep -qx subformat=dynamic <<<"$out" && grep -qx cluster-size=2097152 <<<"$out" &&
 		grep -qx creator-app=qemu <<<"$out"; then
-		ok "info of a dynamic disk"
+		pass "info of a dynamic disk"
 	else
-		notok "info of a dynamic disk"
+		fail "info of a dynamic disk" "$T/err"
 	fi
 	mkimg "$T/a.vhd" fixed 10M
 	out=$("${INFO[@]}" vpc "$T/a.vhd" 2>&1)
 	if grep -qx subformat=fixed <<<"$out" && grep -qx cluster-size=0 <<<"$out"; then
-		ok "info of a fixed disk"
+		pass "info of a fixed disk"
 	else
-		notok "info of a fixed disk"
+		fail "info of a fixed disk" "$T/err"
 	fi
 fi
 
@@ -278,5 +269,4 @@ cp "$T/d.vhd" "$T/h.vhd"
 poke "$T/h.vhd" $((bat + 4)) N $(($(stat -c %s "$T/d.vhd") / 512 - 2))
 refused "BAT entry whose block runs past the end" "$T/h.vhd" "BAT entry 1"
 
-echo "1..$n"
-exit $failed
+tap_done

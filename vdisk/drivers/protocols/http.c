@@ -36,7 +36,7 @@
 #include <lazymod/module.h>
 
 #include "../driver.h"
-#include "cache.c"
+#include "cache.h"
 
 /* Redirects followed per request; more is an error (a loop, most likely). */
 #define MAX_REDIRS 8

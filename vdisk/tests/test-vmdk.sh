@@ -18,12 +18,7 @@ INFO=()
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 cd "$T" || exit 1
-n=0
-failed=0
-
-pass() { n=$((n + 1)); echo "ok $n - $1"; }
-fail() { n=$((n + 1)); echo "not ok $n - $1"; failed=1; [ -n "${2:-}" ] && sed 's/^/# /' "$2" | head -5; }
-clean() { ! grep -qE 'runtime error|AddressSanitizer|LeakSanitizer' "$1"; }
+. "$(dirname "$0")/../../tests/lib/tap.sh"
 
 # Little-endian patching of binary files.
 le32() { printf '%02x%02x%02x%02x' $(($1 & 255)) $((($1 >> 8) & 255)) $((($1 >> 16) & 255)) $((($1 >> 24) & 255)); }
@@ -240,5 +235,4 @@ desc monolithicFlat "RW 1 ZERO\n" && head -c 70000 /dev/zero | tr "\0" "#" >>t.v
 printf 'version=1\nRW 1 ZERO\n' >t.vmdk && bad "text without createType" t.vmdk
 head -c 4096 /dev/urandom >t.vmdk && bad "random bytes" t.vmdk
 
-echo "1..$n"
-exit $failed
+tap_done

@@ -38,33 +38,7 @@ cd "$T" || exit 1
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
 unset LAZYMOD_PATH
 
-n=0
-failed=0
-pass() {
-	n=$((n + 1))
-	echo "ok $n - $1"
-}
-fail() {
-	n=$((n + 1))
-	failed=$((failed + 1))
-	echo "not ok $n - $1"
-	[ -n "${2:-}" ] && printf '%s\n' "$2" | head -5 | sed 's/^/#   /'
-}
-check() { # NAME CONDITION-STATUS [DETAIL]
-	if [ "$2" -eq 0 ]; then pass "$1"; else fail "$1" "${3:-}"; fi
-}
-skip() {
-	n=$((n + 1))
-	echo "ok $n - skip $1 # SKIP $2"
-}
-bail() { # a server could not be started: fail, and stop
-	fail "$1" "${2:-}"
-	echo "1..$n"
-	exit 1
-}
-sanitized() {
-	grep -q -e 'runtime error' -e 'AddressSanitizer' -e 'LeakSanitizer' "$1"
-}
+. "$(dirname "$0")/../../tests/lib/tap.sh"
 free_port() {
 	python3 -c 'import socket
 s = socket.socket()
@@ -369,7 +343,6 @@ import http.server, re, sys
 
 TOTAL = 1 << 20
 
-
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -408,7 +381,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
-
 
 http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
 EOF
@@ -501,5 +473,4 @@ else
 	pass "nginx logged no serious error"
 fi
 
-echo "1..$n"
-[ "$failed" -eq 0 ]
+tap_done

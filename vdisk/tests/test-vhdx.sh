@@ -21,8 +21,7 @@ INFO=()
 [ $# -ge 2 ] && read -ra INFO <<<"$2"
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-n=0
-failed=0
+. "$(dirname "$0")/../../tests/lib/tap.sh"
 
 # Byte surgery on images: peek/poke packed values, fix CRC-32C checksums
 # (the checksum is the 4 bytes at offset 4 of the structure).
@@ -65,14 +64,6 @@ region() {
 	done
 }
 
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-notok() {
-	n=$((n + 1))
-	echo "not ok $n - $1"
-	failed=1
-	[ -s "$T/err" ] && sed 's/^/# /' "$T/err" | head -5
-}
-sanitizer() { grep -qE 'runtime error|AddressSanitizer|LeakSanitizer' "$T/err"; }
 qsize() {
 	qemu-img info -f vhdx --output=json "$1" | sed -n 's/.*"virtual-size": \([0-9]*\).*/\1/p'
 }
@@ -87,7 +78,7 @@ same() {
 	if [ -z "$ref" ]; then
 		ref=$T/ref
 		if ! qemu-img convert -f vhdx -O raw "$img" "$ref" 2>"$T/err"; then
-			notok "$name: qemu-img convert failed"
+			fail "$name: qemu-img convert failed" "$T/err"
 			return
 		fi
 		want=$(qsize "$img")
@@ -96,25 +87,25 @@ same() {
 		local q
 		q=$(qsize "$img" 2>/dev/null)
 		if [ -n "$q" ] && [ "$q" != "$want" ]; then
-			notok "$name: qemu says virtual size $q, expected $want"
+			fail "$name: qemu says virtual size $q, expected $want" "$T/err"
 			return
 		fi
 	fi
 	local compare=(cmp -s "$T/out" "$ref")
 	[ "$want" -gt $((512 << 20)) ] &&
 		compare=(qemu-img compare -q -f raw -F raw "$T/out" "$ref")
-	if ! timeout 20 "${READ[@]}" vhdx "$img" "$T/out" 2>"$T/err" || sanitizer; then
-		notok "$name: reader failed"
+	if ! timeout 20 "${READ[@]}" vhdx "$img" "$T/out" 2>"$T/err" || sanitized "$T/err"; then
+		fail "$name: reader failed" "$T/err"
 	elif [ "$(stat -c %s "$T/out")" != "$want" ]; then
-		notok "$name: size $(stat -c %s "$T/out"), qemu says $want"
+		fail "$name: size $(stat -c %s "$T/out"), qemu says $want" "$T/err"
 	elif ! "${compare[@]}"; then
-		notok "$name: bytes differ from qemu-img convert"
+		fail "$name: bytes differ from qemu-img convert" "$T/err"
 	elif [ ${#INFO[@]} -gt 0 ] &&
 		! timeout 20 "${INFO[@]}" vhdx "$img" 2>"$T/err" |
 		grep -qx "virtual-size=$want"; then
-		notok "$name: info does not say virtual-size=$want"
+		fail "$name: info does not say virtual-size=$want" "$T/err"
 	else
-		ok "$name"
+		pass "$name"
 	fi
 }
 
@@ -123,12 +114,12 @@ refused() {
 	local name=$1 img=$2 pat=$3 rc
 	timeout 20 "${READ[@]}" vhdx "$img" "$T/out" >/dev/null 2>"$T/err"
 	rc=$?
-	if [ $rc -ne 1 ] || sanitizer; then
-		notok "$name: exit $rc"
+	if [ $rc -ne 1 ] || sanitized "$T/err"; then
+		fail "$name: exit $rc" "$T/err"
 	elif ! grep -qiE -- "$pat" "$T/err"; then
-		notok "$name: message does not match /$pat/"
+		fail "$name: message does not match /$pat/" "$T/err"
 	else
-		ok "$name"
+		pass "$name"
 		sed 's/^/# /' "$T/err" | head -1
 	fi
 }
@@ -175,16 +166,16 @@ if [ ${#INFO[@]} -gt 0 ]; then
 	out=$("${INFO[@]}" vhdx "$T/b.vhdx" 2>&1)
 	if grep -qx subformat=dynamic <<<"$out" && grep -qx cluster-size=33554432 <<<"$out" &&
 		grep -qx logical-sector-size=512 <<<"$out"; then
-		ok "info of a dynamic image"
+		pass "info of a dynamic image"
 	else
-		notok "info of a dynamic image"
+		fail "info of a dynamic image" "$T/err"
 	fi
 	mkimg "$T/a.vhdx" 10M subformat=fixed,block_size=1M
 	out=$("${INFO[@]}" vhdx "$T/a.vhdx" 2>&1)
 	if grep -qx subformat=fixed <<<"$out" && grep -qx cluster-size=1048576 <<<"$out"; then
-		ok "info of a fixed image"
+		pass "info of a fixed image"
 	else
-		notok "info of a fixed image"
+		fail "info of a fixed image" "$T/err"
 	fi
 fi
 
@@ -346,5 +337,4 @@ cp "$T/d.vhdx" "$T/h.vhdx"
 poke "$T/h.vhdx" $((BAT + 24)) 'Q<' 4
 refused "reserved block state 4" "$T/h.vhdx" "reserved block state"
 
-echo "1..$n"
-exit $failed
+tap_done

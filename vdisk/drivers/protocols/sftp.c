@@ -39,7 +39,7 @@
 #include <lazymod/module.h>
 
 #include "../driver.h"
-#include "cache.c"
+#include "cache.h"
 
 #define DEFAULT_CONNECT_TIMEOUT 30L
 /* Without -o timeout, a server that answers nothing for this long fails the read. */

@@ -10,9 +10,9 @@
  * size (a sequential stream: convert), up to RC_MAX_WINDOW, and a small LRU
  * of windows keeps the metadata a format keeps going back to.
  *
- * Each protocol module #includes cache.c rather than linking it: every
- * function is static, so http and sftp each get their own copy and still
- * link together into one executable in the builtin and eager modes.
+ * cache.c is part of libvdisk-driver, the static library of code shared
+ * by drivers: each protocol module links it (hidden, so a module exports
+ * none of it) and in the builtin and eager modes vdisk links it once.
  */
 #ifndef VDISK_PROTOCOL_CACHE_H
 #define VDISK_PROTOCOL_CACHE_H
@@ -54,5 +54,14 @@ struct rcache {
 	unsigned long requests; /* fetches made, for debugging and tests */
 	struct rc_slot slot[RC_SLOTS];
 };
+
+/* Starts an empty cache over a source of size bytes read with fetch. */
+void rc_init(struct rcache *c, rc_fetch_fn fetch, void *opaque, uint64_t size);
+/* Frees every window; the cache can be used again after rc_init. */
+void rc_free(struct rcache *c);
+/* Keeps len bytes already fetched at off (a response's first bytes). */
+void rc_seed(struct rcache *c, const void *data, size_t len, uint64_t off);
+/* Reads len bytes at off through the cache: 0 or a negative errno value. */
+int rc_read(struct rcache *c, void *buf, size_t len, uint64_t off);
 
 #endif /* VDISK_PROTOCOL_CACHE_H */
