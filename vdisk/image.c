@@ -85,6 +85,97 @@ static int lm_errno(int r)
 	}
 }
 
+/* ---- locks, as QEMU takes them ----------------------------------------------- */
+
+/*
+ * QEMU (and qemu-img, qemu-io) marks what it does with an image file by
+ * shared OFD locks on single bytes: byte LOCK_PERM + i while it holds
+ * permission i, byte LOCK_SHARED + i while it does not let others have it.
+ * Permission 0 is reading consistent data, 1 writing, 3 resizing. A
+ * reader like qemu-img holds 100 and forbids writing and resizing (201,
+ * 203); a writer holds 101 and 103. So vdisk can tell that a running QEMU
+ * writes an image it is asked to read, and QEMU sees vdisk reading it.
+ */
+#define LOCK_PERM 100
+#define LOCK_SHARED 200
+#define PERM_READ 0
+#define PERM_WRITE 1
+#define PERM_RESIZE 3
+
+bool host_force_share;
+
+static int lock_byte(int fd, short type, off_t byte)
+{
+	struct flock l = {.l_type = type, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1};
+	return fcntl(fd, F_OFD_SETLK, &l) < 0 ? -errno : 0;
+}
+
+/* Whether another open file holds byte as a lock that a write lock conflicts with. */
+static bool byte_locked(int fd, off_t byte)
+{
+	struct flock l = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1};
+	return fcntl(fd, F_OFD_GETLK, &l) == 0 && l.l_type != F_UNLCK;
+}
+
+/*
+ * An input: refused while another process writes or resizes it (unless
+ * -U), then marked as read by vdisk, which forbids writing and resizing
+ * while it reads. Filesystems without OFD locks (EINVAL, ENOLCK) read
+ * unlocked, as QEMU does.
+ */
+static int lock_input(int fd, struct vdisk_err *err)
+{
+	if (host_force_share)
+		return lock_byte(fd, F_RDLCK, LOCK_PERM + PERM_READ) == -EAGAIN
+			       ? fail(err, -EBUSY, "locked by another process")
+			       : 0;
+	if (byte_locked(fd, LOCK_PERM + PERM_WRITE) || byte_locked(fd, LOCK_PERM + PERM_RESIZE))
+		return fail(err, -EBUSY,
+			    "another process (QEMU?) has it open for writing; reading it now "
+			    "could give inconsistent data (-U, --force-share reads it anyway)");
+	if (byte_locked(fd, LOCK_SHARED + PERM_READ))
+		return fail(err, -EBUSY, "another process does not let it be read");
+	static const off_t bytes[] = {LOCK_PERM + PERM_READ, LOCK_SHARED + PERM_WRITE,
+				      LOCK_SHARED + PERM_RESIZE};
+	for (size_t i = 0; i < sizeof bytes / sizeof bytes[0]; i++) {
+		int r = lock_byte(fd, F_RDLCK, bytes[i]);
+		if (r == -EAGAIN || r == -EACCES)
+			return fail(err, -EBUSY, "another process has it open for writing "
+						  "(-U, --force-share reads it anyway)");
+		if (r < 0)
+			return 0;
+	}
+	return 0;
+}
+
+int host_check_output(const char *path, struct vdisk_err *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return 0; /* nothing to replace, or creating it says why */
+	bool busy = false;
+	for (off_t base = LOCK_PERM; base <= LOCK_SHARED; base += LOCK_SHARED - LOCK_PERM)
+		busy = busy || byte_locked(fd, base + PERM_READ) ||
+		       byte_locked(fd, base + PERM_WRITE) || byte_locked(fd, base + PERM_RESIZE);
+	close(fd);
+	return busy ? fail(err, -EBUSY, "another process (QEMU?) has it open; not replacing it")
+		    : 0;
+}
+
+int host_lock_output(int fd, struct vdisk_err *err)
+{
+	/* Exclusive: no one may read, write or resize it while vdisk writes it. */
+	for (off_t base = LOCK_PERM; base <= LOCK_SHARED; base += LOCK_SHARED - LOCK_PERM) {
+		int r = lock_byte(fd, F_WRLCK, base) ?: lock_byte(fd, F_WRLCK, base + PERM_WRITE);
+		if (!r)
+			r = lock_byte(fd, F_WRLCK, base + PERM_RESIZE);
+		if (r == -EAGAIN || r == -EACCES)
+			return fail(err, -EBUSY,
+				    "another process (QEMU?) has it open; not writing it");
+	}
+	return 0;
+}
+
 /* ---- the built-in "file" protocol ------------------------------------------ */
 
 static int file_pread(struct vdisk_source *src, void *buf, size_t len, uint64_t off)
@@ -126,6 +217,9 @@ static int open_local(struct source *s, const char *path, struct vdisk_err *err)
 	} else {
 		return fail(err, -EINVAL, "not a regular file or block device");
 	}
+	int r = lock_input(s->fd, err);
+	if (r < 0)
+		return r;
 	s->local = true;
 	s->dev = st.st_dev;
 	s->ino = st.st_ino;
@@ -723,6 +817,100 @@ static uint64_t svc_image_size(struct vdisk_image *img)
 	return img && img->fmt ? img->info.virtual_size : 0;
 }
 
+/*
+ * A name an image gives for a file beside it: relative, and no ".."
+ * component (symbolic links are checked once the path is known).
+ */
+static int check_sibling_name(const char *f, struct vdisk_err *err)
+{
+	if (f[0] == '/')
+		return fail(err, -EPERM,
+			    "file name \"%.80s\" is absolute: only names relative to the "
+			    "image that names them are opened",
+			    f);
+	for (const char *p = f; *p;) {
+		size_t n = strcspn(p, "/");
+		if (n == 2 && p[0] == '.' && p[1] == '.')
+			return fail(err, -EPERM,
+				    "file name \"%.80s\" leaves the descriptor's directory (\"..\")",
+				    f);
+		p += n + (p[n] == '/');
+	}
+	if (!*f)
+		return fail(err, -EINVAL, "empty file name");
+	return 0;
+}
+
+/*
+ * Whether path, once every symbolic link is followed, is still inside the
+ * directory of base (a local image's path): a link among its components
+ * must not take a name the image gives beside itself elsewhere. A path
+ * that does not exist passes: opening it fails with its own message.
+ */
+static int check_inside(const char *base, const char *path, const char *name,
+			struct vdisk_err *err)
+{
+	char dir[PATH_MAX], rdir[PATH_MAX], rpath[PATH_MAX];
+	const char *slash = strrchr(base, '/');
+	int n = slash ? snprintf(dir, sizeof dir, "%.*s", (int)(slash - base + 1), base)
+		      : snprintf(dir, sizeof dir, ".");
+	if (n < 0 || (size_t)n >= sizeof dir)
+		return fail(err, -ENAMETOOLONG, "file name %.80s...: too long", name);
+	if (!realpath(dir, rdir))
+		return fail(err, -errno, "%.160s: %s", dir, strerror(errno));
+	if (!realpath(path, rpath))
+		return 0;
+	size_t len = strlen(rdir);
+	if (len == 1) /* "/" */
+		len = 0;
+	if (strncmp(rpath, rdir, len) || rpath[len] != '/')
+		return fail(err, -EPERM,
+			    "file name \"%.80s\" leaves the descriptor's directory through a "
+			    "symbolic link (it is %.120s)",
+			    name, rpath);
+	return 0;
+}
+
+static int svc_open_file(struct vdisk_source *base, const char *name, struct vdisk_source **out,
+			 struct vdisk_err *err)
+{
+	char path[PATH_MAX];
+	struct source *s;
+	if (!err || !out)
+		return -EINVAL;
+	if (!base || !name)
+		return fail(err, -EINVAL, "no file name");
+	const char *bname = base->name ? base->name : "";
+	if (!*bname || is_remote(bname))
+		return fail(err, -ENOTSUP,
+			    "file \"%.80s\": files named by an image are only supported for "
+			    "local images, not %.80s",
+			    name, *bname ? bname : "(unnamed source)");
+	int r = check_sibling_name(name, err);
+	if (r < 0)
+		return r;
+	if (resolve_backing(bname, name, path, sizeof path) < 0)
+		return fail(err, -ENAMETOOLONG, "file name %.80s...: too long", name);
+	const char *local = scheme_len(path) ? path + 7 : path; /* file:///a is /a */
+	const char *lbase = scheme_len(bname) ? bname + 7 : bname;
+	if ((r = check_inside(lbase, local, name, err)) < 0)
+		return r;
+	struct vdisk_err why = {""};
+	if ((r = source_open(path, &s, &why)) < 0)
+		return fail(err, r, "%.160s: %s", path, why.msg);
+	*out = s->src;
+	return 0;
+}
+
+static void svc_close_file(struct vdisk_source *src)
+{
+	for (struct source *s = open_sources; s; s = s->next)
+		if (s->src == src) {
+			source_close(s);
+			return;
+		}
+}
+
 static const struct vdisk_services services = {
 	.version = VDISK_IFACE_MINOR,
 	.size = sizeof(struct vdisk_services),
@@ -732,6 +920,8 @@ static const struct vdisk_services services = {
 	.image_size = svc_image_size,
 	.image_close = image_close,
 	.source_error = svc_source_error,
+	.open_file = svc_open_file,
+	.close_file = svc_close_file,
 };
 
 /* ---- the context ---------------------------------------------------------------- */

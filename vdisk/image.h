@@ -34,6 +34,23 @@ extern struct lm_context *vdisk_ctx;
  */
 extern bool host_follow_backing;
 
+/*
+ * -U, --force-share: read local images that another process (QEMU) has
+ * open for writing, and forbid it nothing. Without it, each local input
+ * carries the shared locks qemu-img takes, and one that QEMU writes is
+ * refused.
+ */
+extern bool host_force_share;
+
+/*
+ * Takes the exclusive locks of an output on fd (QEMU's lock bytes, all
+ * of them): -EBUSY, with err saying why, when another process holds any.
+ */
+int host_lock_output(int fd, struct vdisk_err *err);
+/* Whether the file at path, which convert would replace, is free of
+ * QEMU's locks: 0, or -EBUSY with err saying why. */
+int host_check_output(const char *path, struct vdisk_err *err);
+
 /* Creates the context for this build's mode (see VDISK_MODE). */
 int host_start(struct vdisk_err *err);
 void host_stop(void);

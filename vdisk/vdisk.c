@@ -3,10 +3,10 @@
  * vdisk - reads virtual disk images; every format, protocol and codec is a
  * lazymod module, loaded the first time an image needs it.
  *
- *   vdisk info [--json] [-f FMT] [-o KEY=VALUE]... IMAGE
- *   vdisk probe [-o KEY=VALUE]... IMAGE
- *   vdisk cat [-f FMT] [-o KEY=VALUE]... IMAGE
- *   vdisk convert [-p] [-f FMT] [-O raw] [-o KEY=VALUE]... IMAGE OUTPUT
+ *   vdisk info [--json] [-U] [-f FMT] [-o KEY=VALUE]... IMAGE
+ *   vdisk probe [-U] [-o KEY=VALUE]... IMAGE
+ *   vdisk cat [-U] [-f FMT] [-o KEY=VALUE]... IMAGE
+ *   vdisk convert [-p] [-U] [-f FMT] [-O raw] [-o KEY=VALUE]... IMAGE OUTPUT
  *   vdisk formats [--json]
  *
  * This file is the command line and the output; image.c opens images.
@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -52,18 +53,20 @@ static const char help_text[] =
 	"is loaded the first time an image needs it.\n"
 	"\n"
 	"Commands:\n"
-	"  info [--json] [-f FMT] [-o KEY=VALUE]... IMAGE\n"
+	"  info [--json] [-U] [-f FMT] [-o KEY=VALUE]... IMAGE\n"
 	"      Shows the image's format, virtual size, size on disk, cluster size,\n"
 	"      backing file and format, compression and format-specific fields.\n"
 	"      Backing files are named, not opened (as with qemu-img info).\n"
-	"  probe [-o KEY=VALUE]... IMAGE\n"
+	"  probe [-U] [-o KEY=VALUE]... IMAGE\n"
 	"      Names the format probing finds, its score and the rule that decided.\n"
 	"      Only formats whose rules cannot decide have their module loaded.\n"
-	"  cat [-f FMT] [-o KEY=VALUE]... IMAGE\n"
+	"  cat [-U] [-f FMT] [-o KEY=VALUE]... IMAGE\n"
 	"      Writes the guest's bytes to standard output.\n"
-	"  convert [-p] [-f FMT] [-O raw] [-o KEY=VALUE]... IMAGE OUTPUT\n"
+	"  convert [-p] [-U] [-f FMT] [-O raw] [-o KEY=VALUE]... IMAGE OUTPUT\n"
 	"      Writes the guest's bytes to OUTPUT as a raw image. A regular file is\n"
-	"      left sparse: nothing is written where the guest reads zeros.\n"
+	"      left sparse: nothing is written where the guest reads zeros, and is\n"
+	"      written beside OUTPUT then renamed: a failed or interrupted convert\n"
+	"      leaves the old OUTPUT or none. OUTPUT may be no file the image reads.\n"
 	"  formats [--json]\n"
 	"      Lists the formats, protocols and codecs installed, from the module\n"
 	"      index alone: nothing is loaded.\n"
@@ -79,6 +82,8 @@ static const char help_text[] =
 	"  -O, --output-format=raw  convert's output format; only raw is supported\n"
 	"  -p, --progress           convert draws a progress bar on standard error when\n"
 	"                           it is a terminal\n"
+	"  -U, --force-share        read a local image that another process (QEMU) has\n"
+	"                           open for writing, as qemu-img -U does\n"
 	"  -h, --help               shows this text and exits\n"
 	"  -V, --version            shows the versions and the module mode and exits\n"
 	"\n"
@@ -168,6 +173,7 @@ static const struct option all_options[] = {
 	{"output-format", required_argument, NULL, 'O'},
 	{"option", required_argument, NULL, 'o'},
 	{"progress", no_argument, NULL, 'p'},
+	{"force-share", no_argument, NULL, 'U'},
 	{"json", no_argument, NULL, OPT_JSON},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
@@ -219,6 +225,9 @@ static int parse_options(int argc, char **argv, const char *allowed, struct opts
 		}
 		case 'p':
 			o->progress = true;
+			break;
+		case 'U':
+			host_force_share = true;
 			break;
 		case OPT_JSON:
 			o->json = true;
@@ -476,7 +485,7 @@ static int cmd_info(int argc, char **argv)
 {
 	static const char *const names[] = {"IMAGE"};
 	struct opts o = {0};
-	int r = prepare(argc, argv, "fjo", &o, names, 1);
+	int r = prepare(argc, argv, "fjoU", &o, names, 1);
 	if (r >= 0)
 		return r;
 	const char *name = argv[optind];
@@ -503,7 +512,7 @@ static int cmd_probe(int argc, char **argv)
 {
 	static const char *const names[] = {"IMAGE"};
 	struct opts o = {0};
-	int r = prepare(argc, argv, "o", &o, names, 1);
+	int r = prepare(argc, argv, "oU", &o, names, 1);
 	if (r >= 0)
 		return r;
 	const char *name = argv[optind];
@@ -685,7 +694,7 @@ static int cmd_cat(int argc, char **argv)
 {
 	static const char *const names[] = {"IMAGE"};
 	struct opts o = {0};
-	int r = prepare(argc, argv, "fo", &o, names, 1);
+	int r = prepare(argc, argv, "foU", &o, names, 1);
 	if (r >= 0)
 		return r;
 	const char *name = argv[optind];
@@ -700,11 +709,117 @@ static int cmd_cat(int argc, char **argv)
 	return r;
 }
 
+/*
+ * The temporary output of a convert in progress, removed by the handler of
+ * SIGINT, SIGTERM and SIGHUP before the signal ends vdisk as it would have.
+ */
+static char temp_path[PATH_MAX];
+static volatile sig_atomic_t temp_live;
+
+static void remove_temp_and_die(int sig)
+{
+	if (temp_live)
+		unlink(temp_path);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* Copies img into fd (out's name for messages): 0, or 1 after the error. */
+static int copy_to(struct vdisk_image *img, const char *name, const char *out, int fd,
+		   bool sparse, const struct opts *o)
+{
+	struct vdisk_err err = {""};
+	uint64_t size = img->info.virtual_size;
+	if (host_lock_output(fd, &err) < 0)
+		return file_error(out, "%s", err.msg);
+	struct sink k = {.fd = fd, .name = out, .sparse = sparse};
+	if (sparse && ftruncate(fd, (off_t)size) < 0)
+		return file_error(out, "%s", strerror(errno));
+	struct progress p = {o->progress && isatty(STDERR_FILENO), -1};
+	int r = copy_image(img, name, &k, &p);
+	if (p.on && p.shown >= 0 && p.shown < 1000)
+		fputc('\n', stderr); /* end an unfinished bar before the error */
+	return r;
+}
+
+/* A device (or anything but a regular file): written where it is. */
+static int write_in_place(struct vdisk_image *img, const char *name, const char *out,
+			  const struct opts *o)
+{
+	int fd = open(out, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return file_error(out, "%s", strerror(errno));
+	int r = copy_to(img, name, out, fd, false, o);
+	if (close(fd) < 0 && !r)
+		r = file_error(out, "%s", strerror(errno));
+	return r;
+}
+
+/*
+ * A regular file (old: its stat, or NULL when there is none): written to a
+ * new file beside it, created with O_EXCL, renamed over it once complete
+ * and on disk. Until then the old file (or no file) is what a reader sees;
+ * an error or a signal removes the new one.
+ */
+static int write_beside(struct vdisk_image *img, const char *name, const char *out,
+			const struct stat *old, const struct opts *o)
+{
+	const char *slash = strrchr(out, '/');
+	int dirlen = slash ? (int)(slash - out + 1) : 0;
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof dir, "%.*s", dirlen ? dirlen : 1, dirlen ? out : ".");
+	struct vdisk_err err = {""};
+	if (old && host_check_output(out, &err) < 0)
+		return file_error(out, "%s", err.msg);
+	mode_t mask = umask(0);
+	umask(mask);
+	mode_t mode = old ? old->st_mode & 07777 : 0666 & ~mask;
+	int fd = -1;
+	for (unsigned tries = 0; fd < 0 && tries < 100; tries++) {
+		int n = snprintf(temp_path, sizeof temp_path, "%.*s.%s.vdisk-%ld-%u", dirlen, out,
+				 out + dirlen, (long)getpid(), tries);
+		if (n < 0 || (size_t)n >= sizeof temp_path)
+			return file_error(out, "%s", strerror(ENAMETOOLONG));
+		fd = open(temp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, mode);
+		if (fd < 0 && errno != EEXIST)
+			return file_error(out, "cannot create a file beside it: %s", strerror(errno));
+	}
+	if (fd < 0)
+		return file_error(out, "cannot create a file beside it: %s", strerror(EEXIST));
+	temp_live = 1;
+	struct sigaction sa = {.sa_handler = remove_temp_and_die};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	int r = copy_to(img, name, out, fd, true, o);
+	if (!r && (old && fchmod(fd, mode) < 0))
+		r = file_error(out, "%s", strerror(errno));
+	if (!r && fsync(fd) < 0)
+		r = file_error(out, "%s", strerror(errno));
+	if (close(fd) < 0 && !r)
+		r = file_error(out, "%s", strerror(errno));
+	if (!r && rename(temp_path, out) < 0)
+		r = file_error(out, "%s", strerror(errno));
+	if (r)
+		unlink(temp_path);
+	temp_live = 0;
+	if (!r) {
+		/* The rename itself on disk. */
+		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd >= 0) {
+			fsync(dfd);
+			close(dfd);
+		}
+	}
+	return r;
+}
+
 static int cmd_convert(int argc, char **argv)
 {
 	static const char *const names[] = {"IMAGE", "OUTPUT"};
 	struct opts o = {0};
-	int r = prepare(argc, argv, "pfOo", &o, names, 2);
+	int r = prepare(argc, argv, "pfOoU", &o, names, 2);
 	if (r >= 0)
 		return r;
 	const char *name = argv[optind], *out = argv[optind + 1];
@@ -719,37 +834,20 @@ static int cmd_convert(int argc, char **argv)
 				  (unsigned long long)size);
 	}
 
-	/* Created here, the output goes again if the copy fails; else it stays. */
-	bool created = true;
-	int fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0644);
-	if (fd < 0 && errno == EEXIST) {
-		created = false;
-		fd = open(out, O_WRONLY | O_CLOEXEC | O_NOCTTY);
-	}
 	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		r = file_error(out, "%s", strerror(errno));
+	bool exists = stat(out, &st) == 0;
+	/* By device and inode: through symbolic and hard links, any file read
+	 * (the image, its backing files, its extents) is refused. */
+	if (exists && source_in_use(st.st_dev, st.st_ino)) {
+		r = file_error(out, "is a file that %s reads; not overwriting it", name);
 		goto out;
 	}
-	/* Truncating the image (or a file of its chain) would destroy what we read. */
-	if (source_in_use(st.st_dev, st.st_ino)) {
-		r = file_error(out, "is an input image; not overwriting it");
+	if (exists && !S_ISREG(st.st_mode)) {
+		r = write_in_place(img, name, out, &o);
 		goto out;
 	}
-	struct sink k = {.fd = fd, .name = out, .sparse = S_ISREG(st.st_mode)};
-	if (k.sparse && (ftruncate(fd, 0) < 0 || ftruncate(fd, (off_t)size) < 0)) {
-		r = file_error(out, "%s", strerror(errno));
-		goto out;
-	}
-	struct progress p = {o.progress && isatty(STDERR_FILENO), -1};
-	r = copy_image(img, name, &k, &p);
-	if (p.on && p.shown >= 0 && p.shown < 1000)
-		fputc('\n', stderr); /* end an unfinished bar before the error */
+	r = write_beside(img, name, out, exists ? &st : NULL, &o);
 out:
-	if (fd >= 0 && close(fd) < 0 && !r)
-		r = file_error(out, "%s", strerror(errno));
-	if (r && created && fd >= 0)
-		unlink(out);
 	image_close(img);
 	return r;
 }

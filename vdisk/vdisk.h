@@ -7,8 +7,10 @@
  * vdisk_codec) as a lazymod feature, and reaches the host only through the
  * service table handed to its init: it never links against vdisk itself.
  * The service table is append-only: a field once published keeps its place
- * and meaning, new ones go at the end, and `size` tells a driver which
- * fields this host has.
+ * and meaning, new ones go at the end with a new minor version, and `size`
+ * tells a driver which fields this host has. The one rule for a driver: in
+ * its init, check every service it will call with VDISK_HAS_SERVICE
+ * (drivers/driver.h) and fail the init when one is missing.
  *
  * Interface version: VDISK_IFACE_MAJOR.VDISK_IFACE_MINOR. A driver is built
  * against it with LM_INTERFACE(VDISK_IFACE_MAJOR, VDISK_IFACE_MINOR).
@@ -20,7 +22,7 @@
 #include <stdint.h>
 
 #define VDISK_IFACE_MAJOR 1
-#define VDISK_IFACE_MINOR 0
+#define VDISK_IFACE_MINOR 1
 
 /* Feature kinds. */
 #define VDISK_KIND_FORMAT "block-format"
@@ -135,8 +137,19 @@ struct vdisk_services {
 	 * return only an errno value, which the format driver then reports
 	 * without knowing why ("HTTP error 503", "the file changed on the
 	 * server"). The host copies msg and shows it after the driver's error.
-	 * Check `size` before calling: older hosts lack it. */
+	 * Since minor 0, but check it (VDISK_HAS_SERVICE) like any other. */
 	void (*source_error)(struct vdisk_source *src, const char *msg);
+	/* Since minor 1. Opens `name`, a file that the image read from `base`
+	 * names beside itself (a vmdk extent or descriptor), through the host:
+	 * the same protocol and the same checks as an image, so that the host
+	 * knows every file a command reads. name is relative to base's
+	 * directory and must stay inside it: absolute names, "..", and names
+	 * that resolve elsewhere through symbolic links are refused (-EPERM),
+	 * as are names beside a remote image (-ENOTSUP). On success *out stays
+	 * valid until close_file. */
+	int (*open_file)(struct vdisk_source *base, const char *name, struct vdisk_source **out,
+			 struct vdisk_err *err);
+	void (*close_file)(struct vdisk_source *src);
 };
 
 /* Longest backing chain vdisk follows. */

@@ -8,6 +8,7 @@
 #define VDISK_DRIVER_H
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -42,6 +43,16 @@ static inline uint64_t ld_be64(const void *p)
 {
 	return (uint64_t)ld_be32(p) << 32 | ld_be32((const unsigned char *)p + 4);
 }
+
+/*
+ * Whether the host's service table svc has the service `member`: the one
+ * version rule of the interface (see vdisk.h). A driver checks, in its
+ * init, each service it calls, and fails the init with -ENOSYS if one is
+ * missing; it calls none unchecked.
+ */
+#define VDISK_HAS_SERVICE(svc, member)                                                             \
+	((svc) && (svc)->size >= offsetof(struct vdisk_services, member) + sizeof (svc)->member &&  \
+	 (svc)->member)
 
 /* a + b into *r; returns 0, or -1 when it would overflow. */
 static inline int add_u64(uint64_t a, uint64_t b, uint64_t *r)

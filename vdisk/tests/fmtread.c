@@ -80,7 +80,7 @@ static int image_open(const char *path, const char *format, unsigned depth,
 	struct stat st;
 	if (img->fs.fd < 0 || fstat(img->fs.fd, &st) < 0) {
 		int e = -errno;
-		snprintf(err->msg, sizeof err->msg, "%s: %s", path, strerror(errno));
+		snprintf(err->msg, sizeof err->msg, "%.200s: %s", path, strerror(errno));
 		if (img->fs.fd >= 0)
 			close(img->fs.fd);
 		free(img);
@@ -155,6 +155,43 @@ static uint64_t svc_image_size(struct vdisk_image *img)
 	return img->info.virtual_size;
 }
 
+/* A file beside an image, without vdisk's checks: the harness runs only
+ * the images the tests made. */
+static int svc_open_file(struct vdisk_source *base, const char *name, struct vdisk_source **out,
+			 struct vdisk_err *err)
+{
+	char path[4096];
+	const char *slash = strrchr(base->name, '/');
+	snprintf(path, sizeof path, "%.*s%s", slash ? (int)(slash - base->name + 1) : 0, base->name,
+		 name);
+	struct file_source *fs = calloc(1, sizeof *fs);
+	struct stat st;
+	if (!fs)
+		return -ENOMEM;
+	fs->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fs->fd < 0 || fstat(fs->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err->msg, sizeof err->msg, "%.200s: %s", path,
+			 fs->fd < 0 ? strerror(errno) : "not a regular file");
+		if (fs->fd >= 0)
+			close(fs->fd);
+		free(fs);
+		return -EINVAL;
+	}
+	fs->src.pread = file_pread;
+	fs->src.size = (uint64_t)st.st_size;
+	fs->src.name = strdup(path);
+	*out = &fs->src;
+	return 0;
+}
+
+static void svc_close_file(struct vdisk_source *src)
+{
+	struct file_source *fs = (struct file_source *)src;
+	close(fs->fd);
+	free((char *)src->name);
+	free(fs);
+}
+
 static const struct vdisk_services services = {
 	.version = VDISK_IFACE_MINOR,
 	.size = sizeof(struct vdisk_services),
@@ -163,6 +200,8 @@ static const struct vdisk_services services = {
 	.image_read = svc_image_read,
 	.image_size = svc_image_size,
 	.image_close = image_close,
+	.open_file = svc_open_file,
+	.close_file = svc_close_file,
 };
 
 /* Runs every init the drivers registered, as the host would on first use. */

@@ -106,8 +106,10 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
 static int qcow2_init(const void *host)
 {
 	const struct vdisk_services *s = host;
-	if (!s || s->size < offsetof(struct vdisk_services, image_close) + sizeof s->image_close)
-		return -EINVAL;
+	if (!VDISK_HAS_SERVICE(s, codec) || !VDISK_HAS_SERVICE(s, open_backing) ||
+	    !VDISK_HAS_SERVICE(s, image_read) || !VDISK_HAS_SERVICE(s, image_size) ||
+	    !VDISK_HAS_SERVICE(s, image_close))
+		return -ENOSYS;
 	svc = s;
 	return 0;
 }

@@ -5,15 +5,12 @@
  * markers as in streamOptimized), and text descriptors that assemble a disk
  * from FLAT, SPARSE and ZERO extents (monolithicFlat, twoGbMaxExtent*).
  *
- * A descriptor names its extent files relative to its own directory. The
- * host hands us only the descriptor's bytes, so extent files are opened here,
- * with open()/pread(), and only when the image itself is a local file.
+ * A descriptor names its extent files relative to its own directory; the
+ * host opens them (the open_file service), as it opens the descriptor, so
+ * that it knows every file read and applies the same checks to each.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #define LM_MODULE_NAME vmdk
 #include <lazymod/module.h>
@@ -49,11 +46,10 @@ enum grain_class { G_UNALLOC, G_ZERO, G_DATA };
 
 static const struct vdisk_services *services;
 
-/* An extent file we opened ourselves, next to a local descriptor. */
-struct lfile {
-	struct vdisk_source src;
-	int fd;
-	char *fname; /* as the descriptor names it */
+/* An extent file the host opened for us, beside the descriptor. */
+struct xfile {
+	struct vdisk_source *src; /* the host's; close_file gives it back */
+	char *fname;		  /* as the descriptor names it */
 };
 
 struct extent {
@@ -95,7 +91,7 @@ struct vmdk {
 	struct vdisk_source *src;
 	struct extent *ext;
 	unsigned next;
-	struct lfile **files;
+	struct xfile *files;
 	unsigned nfiles;
 	uint64_t size, meta;
 	char create_type[64];
@@ -113,128 +109,36 @@ struct vmdk {
 	unsigned last; /* extent of the last lookup */
 };
 
-/* ---- local extent files ----------------------------------------------- */
+/* ---- extent files ------------------------------------------------------ */
 
-static int lfile_pread(struct vdisk_source *src, void *buf, size_t len, uint64_t off)
-{
-	struct lfile *f = (struct lfile *)src;
-	if (off > src->size || len > src->size - off)
-		return -EIO;
-	while (len) {
-		ssize_t n = pread(f->fd, buf, len, (off_t)off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		buf = (char *)buf + n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
-/* The local path of the image, or NULL when it is a remote URI. */
-static const char *local_path(const char *name)
-{
-	if (!name)
-		return NULL;
-	if (!strncmp(name, "file:///", 8))
-		return name + 7;
-	return strstr(name, "://") ? NULL : name;
-}
-
-/* A name that stays inside the descriptor's directory: relative, no "..". */
-static int check_fname(const char *f, struct vdisk_err *err)
-{
-	if (f[0] == '/')
-		return vdisk_fail(err, -EPERM,
-				  "extent file name \"%.80s\" is absolute: only names "
-				  "relative to the descriptor are opened",
-				  f);
-	for (const char *p = f; *p;) {
-		const char *s = strchr(p, '/');
-		size_t n = s ? (size_t)(s - p) : strlen(p);
-		if (n == 2 && p[0] == '.' && p[1] == '.')
-			return vdisk_fail(err, -EPERM,
-					  "extent file name \"%.80s\" leaves the "
-					  "descriptor's directory (\"..\")",
-					  f);
-		p += n + (s != NULL);
-	}
-	return 0;
-}
-
+/*
+ * The extent file fname, beside the descriptor: opened once, through the
+ * host (open_file), which resolves the name, refuses one that leaves the
+ * descriptor's directory, and so knows every file this image reads.
+ */
 static int open_extent_file(struct vmdk *v, const char *fname, struct vdisk_source **out,
 			    struct vdisk_err *err)
 {
 	for (unsigned i = 0; i < v->nfiles; i++)
-		if (!strcmp(v->files[i]->fname, fname)) {
-			*out = &v->files[i]->src;
+		if (!strcmp(v->files[i].fname, fname)) {
+			*out = v->files[i].src;
 			return 0;
 		}
-	const char *base = local_path(v->src->name);
-	if (!base)
-		return vdisk_fail(err, -ENOTSUP,
-				  "extent file \"%.80s\": descriptors naming extent "
-				  "files are only supported for local images, not %.80s",
-				  fname, v->src->name ? v->src->name : "(unnamed source)");
-	int r = check_fname(fname, err);
-	if (r < 0)
-		return r;
-	const char *slash = strrchr(base, '/');
-	int dirlen = slash ? (int)(slash - base + 1) : 0;
-	char *path = malloc((size_t)dirlen + strlen(fname) + 1);
-	struct lfile *f = calloc(1, sizeof *f);
-	struct lfile **files = realloc(v->files, (v->nfiles + 1) * sizeof *files);
-	if (files)
-		v->files = files;
-	if (!path || !f || !files) {
-		free(path);
-		free(f);
+	struct xfile *files = realloc(v->files, (v->nfiles + 1) * sizeof *files);
+	if (!files)
 		return vdisk_fail(err, -ENOMEM, "out of memory");
+	v->files = files;
+	struct xfile *f = &files[v->nfiles];
+	if (!(f->fname = strdup(fname)))
+		return vdisk_fail(err, -ENOMEM, "out of memory");
+	int r = services->open_file(v->src, fname, &f->src, err);
+	if (r < 0) {
+		free(f->fname);
+		return r;
 	}
-	sprintf(path, "%.*s%s", dirlen, base, fname);
-	/* O_NONBLOCK: a FIFO named by a hostile descriptor must not hang us. */
-	f->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	struct stat st;
-	if (f->fd < 0 || fstat(f->fd, &st) < 0) {
-		r = -errno;
-		vdisk_fail(err, r, "extent file %.160s: %s", path, strerror(errno));
-		goto fail;
-	}
-	if (S_ISREG(st.st_mode)) {
-		f->src.size = (uint64_t)st.st_size;
-	} else if (S_ISBLK(st.st_mode)) {
-		off_t end = lseek(f->fd, 0, SEEK_END);
-		if (end < 0) {
-			r = -errno;
-			vdisk_fail(err, r, "extent file %.160s: %s", path, strerror(errno));
-			goto fail;
-		}
-		f->src.size = (uint64_t)end;
-	} else {
-		r = vdisk_fail(err, -EINVAL,
-			       "extent file %.160s is neither a regular file nor a block device",
-			       path);
-		goto fail;
-	}
-	f->fname = strdup(fname);
-	if (!f->fname) {
-		r = vdisk_fail(err, -ENOMEM, "out of memory");
-		goto fail;
-	}
-	f->src.pread = lfile_pread;
-	f->src.name = f->fname;
-	v->files[v->nfiles++] = f;
-	free(path);
-	*out = &f->src;
+	v->nfiles++;
+	*out = f->src;
 	return 0;
-fail:
-	if (f->fd >= 0)
-		close(f->fd);
-	free(f);
-	free(path);
-	return r;
 }
 
 /* ---- descriptor ------------------------------------------------------- */
@@ -1002,9 +906,8 @@ static void vmdk_close(void *state)
 		free(v->ext[i].gtc);
 	}
 	for (unsigned i = 0; i < v->nfiles; i++) {
-		close(v->files[i]->fd);
-		free(v->files[i]->fname);
-		free(v->files[i]);
+		services->close_file(v->files[i].src);
+		free(v->files[i].fname);
 	}
 	free(v->files);
 	free(v->ext);
@@ -1262,7 +1165,13 @@ static int vmdk_probe(const struct lm_probe_input *in)
 
 static int vmdk_init(const void *host)
 {
-	services = host;
+	const struct vdisk_services *s = host;
+	if (!VDISK_HAS_SERVICE(s, codec) || !VDISK_HAS_SERVICE(s, open_backing) ||
+	    !VDISK_HAS_SERVICE(s, image_read) || !VDISK_HAS_SERVICE(s, image_size) ||
+	    !VDISK_HAS_SERVICE(s, image_close) || !VDISK_HAS_SERVICE(s, open_file) ||
+	    !VDISK_HAS_SERVICE(s, close_file))
+		return -ENOSYS;
+	services = s;
 	return 0;
 }
 

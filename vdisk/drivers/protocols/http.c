@@ -90,8 +90,8 @@ struct http {
 static int http_init(const void *host)
 {
 	const struct vdisk_services *s = host;
-	if (!s || s->size < offsetof(struct vdisk_services, image_close) + sizeof s->image_close)
-		return -EINVAL;
+	if (!VDISK_HAS_SERVICE(s, source_error))
+		return -ENOSYS;
 	/* Not thread-safe, but lazymod runs a module's init once, before any use. */
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return -EIO;
@@ -417,9 +417,7 @@ static int http_fetch(void *opaque, void *buf, size_t len, uint64_t off)
 	size_t got;
 	uint64_t total;
 	int r = request(h, buf, len, off, false, &got, &total, &err);
-	if (r < 0 && svc->size >= offsetof(struct vdisk_services, source_error) +
-					  sizeof svc->source_error &&
-	    svc->source_error)
+	if (r < 0)
 		svc->source_error(&h->src, err.msg);
 	return r;
 }

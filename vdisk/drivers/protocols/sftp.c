@@ -79,8 +79,8 @@ struct sftp_src {
 static int sftp_mod_init(const void *host)
 {
 	const struct vdisk_services *s = host;
-	if (!s || s->size < offsetof(struct vdisk_services, image_close) + sizeof s->image_close)
-		return -EINVAL;
+	if (!VDISK_HAS_SERVICE(s, source_error))
+		return -ENOSYS;
 	if (ssh_init() < 0)
 		return -EIO;
 	svc = s;
@@ -418,9 +418,7 @@ static void report(struct sftp_src *s, const char *what, const char *detail)
 {
 	char msg[VDISK_ERRLEN];
 	snprintf(msg, sizeof msg, "%s%s%s", what, detail ? ": " : "", detail ? detail : "");
-	if (svc->size >= offsetof(struct vdisk_services, source_error) + sizeof svc->source_error &&
-	    svc->source_error)
-		svc->source_error(&s->src, msg);
+	svc->source_error(&s->src, msg);
 }
 
 /* len bytes at off, one sftp_read after another: the slow way, for what a short answer left. */
