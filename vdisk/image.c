@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * image.c - vdisk's image layer: the lazymod context, the built-in "file"
- * protocol, probing, opening images and their backing chains, and the
- * service table every driver gets through lm_options.host.
+ * image.c - vdisk's image layer: the host object (the lazymod context, the
+ * options, the open sources and the service table its drivers get through
+ * lm_options.host), the built-in "file" protocol, probing, opening images,
+ * their backing chains and the files beside them. Nothing here is a process
+ * global: everything hangs off a struct vdisk_host.
  *
  * Nothing here trusts a driver more than it must: the objects modules
  * register are checked before use, the info they fill is re-terminated,
@@ -19,22 +21,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "drivers/fileio.h"
 #include "image.h"
 
 #ifndef VDISK_MODE
 #define VDISK_MODE "lazy"
 #endif
 
-struct lm_context *vdisk_ctx;
-bool host_follow_backing = true;
-
-/* Local sources currently open, so that convert never overwrites one. */
-static struct source *open_sources;
-
 /*
- * The local files whose format driver is opening them right now, innermost
- * first. Drivers open backing files from their open(), so this is the
- * chain from the user's image down to the one being opened: meeting a
+ * A file whose format driver is opening it right now. Drivers open backing
+ * files from their open(), so the frames of a host, innermost first, are
+ * the chain from the user's image down to the one being opened: meeting a
  * file again means the chain loops.
  */
 struct frame {
@@ -44,7 +41,31 @@ struct frame {
 	const char *name; /* remote sources: the URI */
 	struct frame *up;
 };
-static struct frame *opening;
+
+/* Ample for the protocol options, each given several times. */
+#define MAX_OPTIONS 64
+
+struct vdisk_host {
+	/* First: lm_options.host and every source's svc point here, and a
+	 * service finds its host from it (host_of). */
+	struct vdisk_services svc;
+	struct lm_context *ctx; /* NULL until host_start */
+	bool follow_backing;
+	bool force_share;
+	struct source *open_sources; /* every source open now: convert's inputs */
+	struct frame *opening;
+	const char *options[MAX_OPTIONS + 1]; /* -o KEY=VALUE, argv's strings */
+	unsigned n_options;
+	/* A protocol's cause of a failed read (source_error), kept until the
+	 * command shows it. */
+	char source_error_msg[VDISK_ERRLEN + 128];
+	bool source_error_pending;
+};
+
+static struct vdisk_host *host_of(const struct vdisk_services *svc)
+{
+	return (struct vdisk_host *)((char *)svc - offsetof(struct vdisk_host, svc));
+}
 
 __attribute__((format(printf, 3, 4))) static int fail(struct vdisk_err *err, int code,
 						      const char *fmt, ...)
@@ -102,8 +123,6 @@ static int lm_errno(int r)
 #define PERM_WRITE 1
 #define PERM_RESIZE 3
 
-bool host_force_share;
-
 static int lock_byte(int fd, short type, off_t byte)
 {
 	struct flock l = {.l_type = type, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1};
@@ -123,9 +142,9 @@ static bool byte_locked(int fd, off_t byte)
  * while it reads. Filesystems without OFD locks (EINVAL, ENOLCK) read
  * unlocked, as QEMU does.
  */
-static int lock_input(int fd, struct vdisk_err *err)
+static int lock_input(int fd, bool force_share, struct vdisk_err *err)
 {
-	if (host_force_share)
+	if (force_share)
 		return lock_byte(fd, F_RDLCK, LOCK_PERM + PERM_READ) == -EAGAIN
 			       ? fail(err, -EBUSY, "locked by another process")
 			       : 0;
@@ -183,17 +202,7 @@ static int file_pread(struct vdisk_source *src, void *buf, size_t len, uint64_t 
 	struct source *s = (struct source *)((char *)src - offsetof(struct source, file));
 	if (off > src->size || len > src->size - off)
 		return -EIO;
-	while (len) {
-		ssize_t n = pread(s->fd, buf, len, (off_t)off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) /* 0: the file shrank under us */
-			return n < 0 ? -errno : -EIO;
-		buf = (char *)buf + n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
+	return vdisk_read_at(s->fd, buf, len, off);
 }
 
 static int open_local(struct source *s, const char *path, struct vdisk_err *err)
@@ -217,7 +226,7 @@ static int open_local(struct source *s, const char *path, struct vdisk_err *err)
 	} else {
 		return fail(err, -EINVAL, "not a regular file or block device");
 	}
-	int r = lock_input(s->fd, err);
+	int r = lock_input(s->fd, s->host->force_share, err);
 	if (r < 0)
 		return r;
 	s->local = true;
@@ -225,6 +234,7 @@ static int open_local(struct source *s, const char *path, struct vdisk_err *err)
 	s->ino = st.st_ino;
 	s->file.pread = file_pread;
 	s->file.name = s->name;
+	s->file.svc = &s->host->svc;
 	s->src = &s->file;
 	return 0;
 }
@@ -267,10 +277,6 @@ static const struct protocol_option {
 	{"host_key_check", OV_YESNO, "sftp"},
 };
 #define N_PROTOCOL_OPTIONS (sizeof protocol_options / sizeof protocol_options[0])
-/* Ample for the keys above given each several times. */
-#define MAX_OPTIONS 64
-static const char *options[MAX_OPTIONS + 1];
-static unsigned n_options;
 
 static const struct protocol_option *find_option(const char *kv)
 {
@@ -292,7 +298,7 @@ static bool has_word(const char *list, const char *word)
 	return false;
 }
 
-int host_add_option(const char *kv, struct vdisk_err *err)
+int host_add_option(struct vdisk_host *h, const char *kv, struct vdisk_err *err)
 {
 	const struct protocol_option *o = find_option(kv);
 	const char *eq = strchr(kv, '=');
@@ -332,33 +338,34 @@ int host_add_option(const char *kv, struct vdisk_err *err)
 			    : o->value == OV_ONOFF ? "on or off"
 			    : o->value == OV_YESNO ? "yes or no"
 						   : "whole seconds, 1 to 86400");
-	if (n_options == MAX_OPTIONS)
+	if (h->n_options == MAX_OPTIONS)
 		return fail(err, -E2BIG, "more than %d -o options", MAX_OPTIONS);
-	options[n_options++] = kv;
+	h->options[h->n_options++] = kv;
 	return 0;
 }
 
 /* The protocol feature for the URI name; 0, LM_E_NOMATCH or another lazymod error. */
-static int find_protocol(const char *name, struct lm_probe_result *res)
+static int find_protocol(struct vdisk_host *h, const char *name, struct lm_probe_result *res)
 {
 	struct lm_probe_input in = {.size = UINT64_MAX, .name = name};
-	return lm_probe(vdisk_ctx, VDISK_KIND_PROTOCOL, &in, res);
+	return lm_probe(h->ctx, VDISK_KIND_PROTOCOL, &in, res);
 }
 
-int host_check_options(const char *name, struct vdisk_err *err)
+int host_check_options(struct vdisk_host *h, const char *name, struct vdisk_err *err)
 {
 	size_t slen = scheme_len(name);
 	struct lm_probe_result res;
-	if (!n_options)
+	const char *const *options = h->options;
+	if (!h->n_options)
 		return 0;
 	if (!slen || (slen == 4 && !strncmp(name, "file", 4)))
 		return fail(err, -EINVAL, "option %.*s does not apply to local files",
 			    (int)strcspn(options[0], "="), options[0]);
 	/* Loads nothing: the index's scheme rules decide. An unknown scheme is
 	 * reported when the image is opened. */
-	if (find_protocol(name, &res) < 0)
+	if (find_protocol(h, name, &res) < 0)
 		return 0;
-	for (unsigned i = 0; i < n_options; i++) {
+	for (unsigned i = 0; i < h->n_options; i++) {
 		const struct protocol_option *o = find_option(options[i]);
 		if (!has_word(o->modules, res.module))
 			return fail(err, -EINVAL,
@@ -370,27 +377,28 @@ int host_check_options(const char *name, struct vdisk_err *err)
 
 static int open_remote(struct source *s, size_t slen, struct vdisk_err *err)
 {
+	struct vdisk_host *h = s->host;
 	struct lm_probe_result res;
 	const void *obj;
-	int r = find_protocol(s->name, &res);
+	int r = find_protocol(h, s->name, &res);
 	if (r == LM_E_NOMATCH)
 		return fail(err, -EPROTONOSUPPORT, "no protocol module handles %.*s://", (int)slen,
 			    s->name);
 	if (r == 0)
-		r = lm_get(vdisk_ctx, VDISK_KIND_PROTOCOL, res.name, &obj);
+		r = lm_get(h->ctx, VDISK_KIND_PROTOCOL, res.name, &obj);
 	if (r < 0)
 		return fail(err, lm_errno(r), "protocol %.*s: %s (%s)", (int)slen, s->name,
-			    lm_strerror(r), lm_errdetail(vdisk_ctx));
+			    lm_strerror(r), lm_errdetail(h->ctx));
 	const struct vdisk_protocol *p = obj;
-	if (!p || p->abi != VDISK_PROTOCOL_ABI || !p->open || !p->close)
+	if (!p || !p->open || !p->close)
 		return fail(err, -EINVAL, "protocol module %s registers no valid protocol",
 			    res.module);
 	/* The options this protocol takes, in the order given: the last of a key wins. */
 	const char *mine[MAX_OPTIONS + 1];
 	unsigned n = 0;
-	for (unsigned i = 0; i < n_options; i++)
-		if (has_word(find_option(options[i])->modules, res.module))
-			mine[n++] = options[i];
+	for (unsigned i = 0; i < h->n_options; i++)
+		if (has_word(find_option(h->options[i])->modules, res.module))
+			mine[n++] = h->options[i];
 	mine[n] = NULL;
 	struct vdisk_source *src = NULL;
 	err->msg[0] = 0;
@@ -406,44 +414,47 @@ static int open_remote(struct source *s, size_t slen, struct vdisk_err *err)
 		return fail(err, -EINVAL, "protocol %s opened no readable source", res.name);
 	}
 	s->proto = p;
+	src->svc = &h->svc;
 	s->src = src;
 	s->allocated = UINT64_MAX;
 	return 0;
 }
 
 /*
- * Why the last pread of a protocol's source failed, from source_error:
- * kept until the command shows it (host_take_source_error). The first
- * cause is kept: later failures are usually its consequences.
+ * Why the last pread of a protocol's source failed: kept until the command
+ * shows it (host_take_source_error). The first cause is kept: later
+ * failures are usually its consequences.
  */
-static char source_error_msg[VDISK_ERRLEN + 128];
-static bool source_error_pending;
-
 static void svc_source_error(struct vdisk_source *src, const char *msg)
 {
-	if (!msg || source_error_pending)
+	if (!src || !src->svc || !msg)
+		return;
+	struct vdisk_host *h = host_of(src->svc);
+	char *source_error_msg = h->source_error_msg;
+	if (h->source_error_pending)
 		return;
 	const char *name = src && src->name ? src->name : "(source)";
-	snprintf(source_error_msg, sizeof source_error_msg, "%.120s: %.*s", name,
+	snprintf(source_error_msg, sizeof h->source_error_msg, "%.120s: %.*s", name,
 		 VDISK_ERRLEN - 1, msg);
 	/* A protocol's message may quote what a server sent: printable only. */
 	for (char *p = source_error_msg; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			*p = '?';
-	source_error_pending = true;
+	h->source_error_pending = true;
 }
 
-const char *host_take_source_error(void)
+const char *host_take_source_error(struct vdisk_host *h)
 {
-	if (!source_error_pending)
+	if (!h || !h->source_error_pending)
 		return NULL;
-	source_error_pending = false;
-	return source_error_msg;
+	h->source_error_pending = false;
+	return h->source_error_msg;
 }
 
 /* ---- sources ---------------------------------------------------------------- */
 
-int source_open(const char *name, struct source **out, struct vdisk_err *err)
+int source_open(struct vdisk_host *h, const char *name, struct source **out,
+		struct vdisk_err *err)
 {
 	struct source *s = calloc(1, sizeof *s);
 	if (!s || !(s->name = strdup(name))) {
@@ -451,6 +462,7 @@ int source_open(const char *name, struct source **out, struct vdisk_err *err)
 		return fail(err, -ENOMEM, "out of memory");
 	}
 	s->fd = -1;
+	s->host = h;
 	size_t slen = scheme_len(name);
 	int r;
 	if (slen == 4 && !strncmp(name, "file", 4))
@@ -464,8 +476,8 @@ int source_open(const char *name, struct source **out, struct vdisk_err *err)
 		source_close(s);
 		return r;
 	}
-	s->next = open_sources;
-	open_sources = s;
+	s->next = h->open_sources;
+	h->open_sources = s;
 	*out = s;
 	return 0;
 }
@@ -474,7 +486,7 @@ void source_close(struct source *s)
 {
 	if (!s)
 		return;
-	for (struct source **p = &open_sources; *p; p = &(*p)->next)
+	for (struct source **p = &s->host->open_sources; *p; p = &(*p)->next)
 		if (*p == s) {
 			*p = s->next;
 			break;
@@ -487,9 +499,9 @@ void source_close(struct source *s)
 	free(s);
 }
 
-bool source_in_use(dev_t dev, ino_t ino)
+bool source_in_use(struct vdisk_host *h, dev_t dev, ino_t ino)
 {
-	for (struct source *s = open_sources; s; s = s->next)
+	for (struct source *s = h->open_sources; s; s = s->next)
 		if (s->local && s->dev == dev && s->ino == ino)
 			return true;
 	return false;
@@ -511,13 +523,13 @@ int source_probe(struct source *s, struct lm_probe_result *res, struct vdisk_err
 		return fail(err, r, "cannot read it to find its format: %s", strerror(-r));
 	}
 	struct lm_probe_input in = {head, n, tail, n, size, s->name};
-	r = lm_probe(vdisk_ctx, VDISK_KIND_FORMAT, &in, res);
+	r = lm_probe(s->host->ctx, VDISK_KIND_FORMAT, &in, res);
 	free(buf);
 	if (r == LM_E_NOMATCH)
 		return fail(err, -ENOENT, "unknown format (no format module recognises it)");
 	if (r < 0)
 		return fail(err, lm_errno(r), "cannot find its format: %s (%s)", lm_strerror(r),
-			    lm_errdetail(vdisk_ctx));
+			    lm_errdetail(s->host->ctx));
 	return 0;
 }
 
@@ -539,17 +551,18 @@ static void sanitize_info(struct vdisk_info *i)
 	}
 }
 
-static int get_format(const char *name, const struct vdisk_format **out, struct vdisk_err *err)
+static int get_format(struct vdisk_host *h, const char *name, const struct vdisk_format **out,
+		      struct vdisk_err *err)
 {
 	const void *obj;
-	int r = lm_get(vdisk_ctx, VDISK_KIND_FORMAT, name, &obj);
+	int r = lm_get(h->ctx, VDISK_KIND_FORMAT, name, &obj);
 	if (r == LM_E_NOTFOUND)
-		return fail(err, -ENOENT, "unknown format %s (%s)", name, lm_errdetail(vdisk_ctx));
+		return fail(err, -ENOENT, "unknown format %s (%s)", name, lm_errdetail(h->ctx));
 	if (r < 0)
 		return fail(err, lm_errno(r), "format %s: %s (%s)", name, lm_strerror(r),
-			    lm_errdetail(vdisk_ctx));
+			    lm_errdetail(h->ctx));
 	const struct vdisk_format *f = obj;
-	if (!f || f->abi != VDISK_FORMAT_ABI || !f->open || !f->read || !f->status || !f->info ||
+	if (!f || !f->open || !f->read || !f->status || !f->info ||
 	    !f->close)
 		return fail(err, -EINVAL, "the module of format %s registers no valid driver",
 			    name);
@@ -558,8 +571,8 @@ static int get_format(const char *name, const struct vdisk_format **out, struct 
 }
 
 /* label: NULL for the user's image, else the path to name in messages. */
-static int open_image(const char *name, const char *format, unsigned depth, const char *label,
-		      struct vdisk_image **out, struct vdisk_err *err)
+static int open_image(struct vdisk_host *h, const char *name, const char *format, unsigned depth,
+		      const char *label, struct vdisk_image **out, struct vdisk_err *err)
 {
 	struct vdisk_image *img = NULL;
 	int r;
@@ -573,13 +586,14 @@ static int open_image(const char *name, const char *format, unsigned depth, cons
 		r = fail(err, -ENOMEM, "out of memory");
 		goto out;
 	}
-	r = source_open(name, &img->source, err);
+	img->host = h;
+	r = source_open(h, name, &img->source, err);
 	if (r < 0)
 		goto out;
 	struct source *s = img->source;
 	/* A remote file is known by its URI only: a loop through another
 	 * spelling of it still ends at VDISK_MAX_CHAIN. */
-	for (struct frame *f = opening; f; f = f->up)
+	for (struct frame *f = h->opening; f; f = f->up)
 		if (s->local ? f->local && f->dev == s->dev && f->ino == s->ino
 			     : !f->local && !strcmp(f->name, s->name)) {
 			r = fail(err, -ELOOP, "the backing chain loops back to this file");
@@ -596,15 +610,15 @@ static int open_image(const char *name, const char *format, unsigned depth, cons
 		goto out;
 	}
 	snprintf(img->format, sizeof img->format, "%s", format);
-	r = get_format(img->format, &img->fmt, err);
+	r = get_format(h, img->format, &img->fmt, err);
 	if (r < 0)
 		goto out;
 
-	struct frame me = {s->local, s->dev, s->ino, s->name, opening};
-	opening = &me;
+	struct frame me = {s->local, s->dev, s->ino, s->name, h->opening};
+	h->opening = &me;
 	err->msg[0] = 0;
 	r = img->fmt->open(s->src, depth, &img->state, err);
-	opening = me.up;
+	h->opening = me.up;
 	if (r < 0) {
 		if (!err->msg[0])
 			fail(err, r, "%s", strerror(-r));
@@ -621,10 +635,10 @@ out:
 	return r < 0 ? r : -EIO;
 }
 
-int image_open(const char *name, const char *format, unsigned depth, struct vdisk_image **out,
-	       struct vdisk_err *err)
+int image_open(struct vdisk_host *h, const char *name, const char *format, unsigned depth,
+	       struct vdisk_image **out, struct vdisk_err *err)
 {
-	return open_image(name, format, depth, NULL, out, err);
+	return open_image(h, name, format, depth, NULL, out, err);
 }
 
 void image_close(struct vdisk_image *img)
@@ -746,31 +760,35 @@ int resolve_backing(const char *base, const char *backing, char *out, size_t len
 
 /* ---- the service table -------------------------------------------------------- */
 
-static int svc_codec(const char *name, const struct vdisk_codec **codec, struct vdisk_err *err)
+static int svc_codec(struct vdisk_source *src, const char *name, const struct vdisk_codec **codec,
+		     struct vdisk_err *err)
 {
 	const void *obj;
-	if (!name || !codec || !err)
+	if (!src || !src->svc || !name || !codec || !err)
 		return err ? fail(err, -EINVAL, "codec lookup without a name") : -EINVAL;
-	int r = lm_get(vdisk_ctx, VDISK_KIND_CODEC, name, &obj);
+	struct vdisk_host *h = host_of(src->svc);
+	int r = lm_get(h->ctx, VDISK_KIND_CODEC, name, &obj);
 	if (r < 0)
 		return fail(err, lm_errno(r), "codec %.64s: %s (%s)", name, lm_strerror(r),
-			    lm_errdetail(vdisk_ctx));
+			    lm_errdetail(h->ctx));
 	const struct vdisk_codec *c = obj;
-	if (!c || c->abi != VDISK_CODEC_ABI || !c->decompress)
+	if (!c || !c->decompress)
 		return fail(err, -EINVAL, "the module of codec %.64s registers no valid codec",
 			    name);
 	*codec = c;
 	return 0;
 }
 
-static int svc_open_backing(const char *base, const char *backing, const char *format,
+static int svc_open_backing(struct vdisk_source *src, const char *backing, const char *format,
 			    unsigned depth, struct vdisk_image **image, struct vdisk_err *err)
 {
 	char path[PATH_MAX];
 	if (!err || !image)
 		return -EINVAL;
-	if (!base || !backing || !*backing)
+	if (!src || !src->svc || !backing || !*backing)
 		return fail(err, -EINVAL, "no backing file name");
+	struct vdisk_host *h = host_of(src->svc);
+	const char *base = src->name ? src->name : "";
 	int r = resolve_backing(base, backing, path, sizeof path);
 	if (r == -EPERM)
 		return fail(err, -EPERM,
@@ -778,7 +796,7 @@ static int svc_open_backing(const char *base, const char *backing, const char *f
 			    backing);
 	if (r < 0)
 		return fail(err, -ENAMETOOLONG, "backing file name %.80s...: too long", backing);
-	if (!host_follow_backing) {
+	if (!h->follow_backing) {
 		struct vdisk_image *img = calloc(1, sizeof *img);
 		if (!img || !(img->name = strdup(path))) {
 			free(img);
@@ -787,7 +805,7 @@ static int svc_open_backing(const char *base, const char *backing, const char *f
 		*image = img;
 		return 0;
 	}
-	return open_image(path, format, depth, path, image, err);
+	return open_image(h, path, format, depth, path, image, err);
 }
 
 static int svc_image_read(struct vdisk_image *img, void *buf, size_t len, uint64_t off,
@@ -878,8 +896,9 @@ static int svc_open_file(struct vdisk_source *base, const char *name, struct vdi
 	struct source *s;
 	if (!err || !out)
 		return -EINVAL;
-	if (!base || !name)
+	if (!base || !base->svc || !name)
 		return fail(err, -EINVAL, "no file name");
+	struct vdisk_host *h = host_of(base->svc);
 	const char *bname = base->name ? base->name : "";
 	if (!*bname || is_remote(bname))
 		return fail(err, -ENOTSUP,
@@ -896,7 +915,7 @@ static int svc_open_file(struct vdisk_source *base, const char *name, struct vdi
 	if ((r = check_inside(lbase, local, name, err)) < 0)
 		return r;
 	struct vdisk_err why = {""};
-	if ((r = source_open(path, &s, &why)) < 0)
+	if ((r = source_open(h, path, &s, &why)) < 0)
 		return fail(err, r, "%.160s: %s", path, why.msg);
 	*out = s->src;
 	return 0;
@@ -904,7 +923,9 @@ static int svc_open_file(struct vdisk_source *base, const char *name, struct vdi
 
 static void svc_close_file(struct vdisk_source *src)
 {
-	for (struct source *s = open_sources; s; s = s->next)
+	if (!src || !src->svc)
+		return;
+	for (struct source *s = host_of(src->svc)->open_sources; s; s = s->next)
 		if (s->src == src) {
 			source_close(s);
 			return;
@@ -912,8 +933,8 @@ static void svc_close_file(struct vdisk_source *src)
 }
 
 static const struct vdisk_services services = {
-	.version = VDISK_IFACE_MINOR,
-	.size = sizeof(struct vdisk_services),
+	.major = VDISK_IFACE_MAJOR,
+	.minor = VDISK_IFACE_MINOR,
 	.codec = svc_codec,
 	.open_backing = svc_open_backing,
 	.image_read = svc_image_read,
@@ -957,20 +978,20 @@ static int collect(void *data, const struct lm_feature_info *f)
  * before the command runs. A module that fails is reported and left out;
  * a command that needs it then fails with the same cause.
  */
-static void load_everything(void)
+static void load_everything(struct lm_context *ctx)
 {
 	struct feature_list l = {0};
 	/* collect() returns 1 when out of memory: lazymod's errors are negative. */
-	int r = lm_list(vdisk_ctx, NULL, collect, &l);
+	int r = lm_list(ctx, NULL, collect, &l);
 	if (r)
 		fprintf(stderr, "vdisk: warning: cannot list the modules: %s\n",
-			r > 0 ? strerror(ENOMEM) : lm_errdetail(vdisk_ctx));
+			r > 0 ? strerror(ENOMEM) : lm_errdetail(ctx));
 	for (size_t i = 0; i < l.n; i += 2) {
 		const void *obj;
-		r = lm_get(vdisk_ctx, l.v[i], l.v[i + 1], &obj);
+		r = lm_get(ctx, l.v[i], l.v[i + 1], &obj);
 		if (r < 0)
 			fprintf(stderr, "vdisk: warning: %s %s: %s (%s)\n", l.v[i], l.v[i + 1],
-				lm_strerror(r), lm_errdetail(vdisk_ctx));
+				lm_strerror(r), lm_errdetail(ctx));
 		free(l.v[i]);
 		free(l.v[i + 1]);
 	}
@@ -999,7 +1020,32 @@ static void log_warning(void *data, int priority, const char *file, int line, co
 	fputc('\n', stderr);
 }
 
-int host_start(struct vdisk_err *err)
+struct vdisk_host *host_new(void)
+{
+	struct vdisk_host *h = calloc(1, sizeof *h);
+	if (!h)
+		return NULL;
+	h->svc = services;
+	h->follow_backing = true;
+	return h;
+}
+
+void host_set_follow_backing(struct vdisk_host *h, bool on)
+{
+	h->follow_backing = on;
+}
+
+void host_set_force_share(struct vdisk_host *h, bool on)
+{
+	h->force_share = on;
+}
+
+struct lm_context *host_context(struct vdisk_host *h)
+{
+	return h->ctx;
+}
+
+int host_start(struct vdisk_host *h, struct vdisk_err *err)
 {
 	/*
 	 * The built tree and the installed one share this layout. In modes
@@ -1011,19 +1057,22 @@ int host_start(struct vdisk_err *err)
 		.dirs = dirs,
 		.iface_major = VDISK_IFACE_MAJOR,
 		.iface_minor = VDISK_IFACE_MINOR,
-		.host = &services,
+		.host = &h->svc,
 		.log = log_warning,
 	};
-	int r = lm_context_new(&o, &vdisk_ctx);
+	int r = lm_context_new(&o, &h->ctx);
 	if (r < 0)
 		return fail(err, lm_errno(r), "cannot set up the modules: %s (%s)", lm_strerror(r),
 			    lm_errdetail(NULL));
 	if (!strcmp(VDISK_MODE, "eager") || !strcmp(VDISK_MODE, "dlopen-all"))
-		load_everything();
+		load_everything(h->ctx);
 	return 0;
 }
 
-void host_stop(void)
+void host_free(struct vdisk_host *h)
 {
-	vdisk_ctx = lm_context_unref(vdisk_ctx);
+	if (!h)
+		return;
+	lm_context_unref(h->ctx);
+	free(h);
 }

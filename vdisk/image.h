@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * image.h - vdisk's host side, shared by the commands (vdisk.c) and the
- * image layer (image.c): the lazymod context, sources (the built-in "file"
- * protocol or a protocol module), images (a source read through a format
- * driver) and the service table the drivers get.
+ * image layer (image.c): the host object (its lazymod context, options and
+ * the service table its drivers get), sources (the built-in "file"
+ * protocol or a protocol module) and images (a source read through a
+ * format driver).
  *
  * Error messages left in a struct vdisk_err name no file when they concern
  * the image the user named: the command prints "vdisk: FILE: cause". Errors
@@ -23,24 +24,34 @@
 /* Bytes read from each end of an input for probing. */
 #define VDISK_PROBE_BYTES (64u << 10)
 
-/* The context every lookup goes through; NULL until host_start(). */
-extern struct lm_context *vdisk_ctx;
-
 /*
- * Whether open_backing opens backing files. `info` clears it, as qemu-img
- * info does not open them either: an image whose backing file is missing
- * or broken can still be described. Drivers then get a detached image: its
- * size is 0 and reading it fails.
+ * A host: everything one run of vdisk keeps (the lazymod context, protocol
+ * options, the sources open, the chain being opened). Its first member is
+ * the service table, and the handle drivers get (lm_options.host, each
+ * source's svc) points there. host_new returns NULL when out of memory;
+ * host_free takes NULL.
  */
-extern bool host_follow_backing;
-
+struct vdisk_host;
+struct vdisk_host *host_new(void);
+void host_free(struct vdisk_host *h);
+/* Creates the context for this build's mode (see VDISK_MODE). */
+int host_start(struct vdisk_host *h, struct vdisk_err *err);
+/* The context every lookup goes through; NULL until host_start(). */
+struct lm_context *host_context(struct vdisk_host *h);
+/*
+ * Whether open_backing opens backing files (on by default). `info` turns
+ * it off, as qemu-img info does not open them either: an image whose
+ * backing file is missing or broken can still be described. Drivers then
+ * get a detached image: its size is 0 and reading it fails.
+ */
+void host_set_follow_backing(struct vdisk_host *h, bool on);
 /*
  * -U, --force-share: read local images that another process (QEMU) has
  * open for writing, and forbid it nothing. Without it, each local input
  * carries the shared locks qemu-img takes, and one that QEMU writes is
  * refused.
  */
-extern bool host_force_share;
+void host_set_force_share(struct vdisk_host *h, bool on);
 
 /*
  * Takes the exclusive locks of an output on fd (QEMU's lock bytes, all
@@ -51,15 +62,12 @@ int host_lock_output(int fd, struct vdisk_err *err);
  * QEMU's locks: 0, or -EBUSY with err saying why. */
 int host_check_output(const char *path, struct vdisk_err *err);
 
-/* Creates the context for this build's mode (see VDISK_MODE). */
-int host_start(struct vdisk_err *err);
-void host_stop(void);
-
 /* The bytes of an image. */
 struct source {
 	struct vdisk_source *src;	     /* what drivers read */
 	const struct vdisk_protocol *proto; /* NULL for a local file */
-	struct source *next;		     /* in the list of open sources */
+	struct vdisk_host *host;	     /* that opened it */
+	struct source *next;		     /* in its host's list of open sources */
 	char *name;			     /* as given, for messages */
 	bool local;
 	dev_t dev;			     /* local only */
@@ -79,25 +87,27 @@ struct source {
  * -EINVAL otherwise. Each remote source opened, backing files included,
  * gets the options its protocol takes.
  */
-int host_add_option(const char *kv, struct vdisk_err *err);
-int host_check_options(const char *name, struct vdisk_err *err);
+int host_add_option(struct vdisk_host *h, const char *kv, struct vdisk_err *err);
+int host_check_options(struct vdisk_host *h, const char *name, struct vdisk_err *err);
 
 /*
  * A protocol's cause of a failed read ("URI: the file changed on the
  * server ..."), reported through the source_error service; NULL when none
  * is pending. Taking it clears it.
  */
-const char *host_take_source_error(void);
+const char *host_take_source_error(struct vdisk_host *h);
 
-int source_open(const char *name, struct source **out, struct vdisk_err *err);
+int source_open(struct vdisk_host *h, const char *name, struct source **out,
+		struct vdisk_err *err);
 void source_close(struct source *s);
 /* Which format src holds, by lm_probe over its first and last bytes. */
 int source_probe(struct source *s, struct lm_probe_result *res, struct vdisk_err *err);
 /* Whether dev/ino is a file an open source reads (the output must not be one). */
-bool source_in_use(dev_t dev, ino_t ino);
+bool source_in_use(struct vdisk_host *h, dev_t dev, ino_t ino);
 
 struct vdisk_image {
-	struct source *source; /* NULL when detached */
+	struct vdisk_host *host; /* NULL when detached */
+	struct source *source;	 /* NULL when detached */
 	const struct vdisk_format *fmt;
 	void *state;
 	char format[64];		/* the feature name of fmt */
@@ -110,8 +120,8 @@ struct vdisk_image {
  * Opens image `name` as `format` (NULL or "" to probe). depth is 0 for the
  * image the user named.
  */
-int image_open(const char *name, const char *format, unsigned depth, struct vdisk_image **out,
-	       struct vdisk_err *err);
+int image_open(struct vdisk_host *h, const char *name, const char *format, unsigned depth,
+	       struct vdisk_image **out, struct vdisk_err *err);
 void image_close(struct vdisk_image *img);
 
 /*

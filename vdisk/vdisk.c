@@ -45,6 +45,12 @@
 
 #define EXIT_USAGE 2
 
+/*
+ * The host this run reads images with (image.h): one per process, made by
+ * main before the command runs.
+ */
+static struct vdisk_host *host;
+
 static const char help_text[] =
 	"Usage: vdisk COMMAND [OPTION]... ARGUMENT...\n"
 	"       vdisk --help | --version\n"
@@ -132,7 +138,7 @@ __attribute__((format(printf, 2, 3))) static int file_error(const char *file, co
 	va_end(ap);
 	/* The cause a protocol gave for the read that failed, which the
 	 * format driver could not know. */
-	const char *cause = host_take_source_error();
+	const char *cause = host_take_source_error(host);
 	if (cause)
 		fprintf(stderr, "vdisk: %s\n", cause);
 	return EXIT_FAILURE;
@@ -218,7 +224,7 @@ static int parse_options(int argc, char **argv, const char *allowed, struct opts
 			break;
 		case 'o': {
 			struct vdisk_err err = {""};
-			if (host_add_option(optarg, &err) < 0)
+			if (host_add_option(host, optarg, &err) < 0)
 				return usage_error("%s: %s", argv[0], err.msg);
 			o->has_options = true;
 			break;
@@ -227,7 +233,7 @@ static int parse_options(int argc, char **argv, const char *allowed, struct opts
 			o->progress = true;
 			break;
 		case 'U':
-			host_force_share = true;
+			host_set_force_share(host, true);
 			break;
 		case OPT_JSON:
 			o->json = true;
@@ -280,12 +286,12 @@ static int prepare(int argc, char **argv, const char *allowed, struct opts *o,
 	r = operands(argc, argv, names, n);
 	if (r)
 		return r;
-	if (host_start(&err) < 0) {
+	if (host_start(host, &err) < 0) {
 		fprintf(stderr, "vdisk: %s\n", err.msg);
 		return EXIT_FAILURE;
 	}
 	/* Operand 0 is the image for every command that takes -o. */
-	if (o->has_options && host_check_options(argv[optind], &err) < 0)
+	if (o->has_options && host_check_options(host, argv[optind], &err) < 0)
 		return usage_error("%s: %s", argv[0], err.msg);
 	return -1;
 }
@@ -491,8 +497,8 @@ static int cmd_info(int argc, char **argv)
 	const char *name = argv[optind];
 	struct vdisk_err err = {""};
 	struct vdisk_image *img;
-	host_follow_backing = false;
-	if (image_open(name, o.format, 0, &img, &err) < 0)
+	host_set_follow_backing(host, false);
+	if (image_open(host, name, o.format, 0, &img, &err) < 0)
 		return file_error(name, "%s", err.msg);
 	char full[4096] = "";
 	if (img->info.backing_file[0] &&
@@ -519,7 +525,7 @@ static int cmd_probe(int argc, char **argv)
 	struct vdisk_err err = {""};
 	struct source *s;
 	struct lm_probe_result res;
-	if (source_open(name, &s, &err) < 0)
+	if (source_open(host, name, &s, &err) < 0)
 		return file_error(name, "%s", err.msg);
 	r = source_probe(s, &res, &err);
 	source_close(s);
@@ -700,7 +706,7 @@ static int cmd_cat(int argc, char **argv)
 	const char *name = argv[optind];
 	struct vdisk_err err = {""};
 	struct vdisk_image *img;
-	if (image_open(name, o.format, 0, &img, &err) < 0)
+	if (image_open(host, name, o.format, 0, &img, &err) < 0)
 		return file_error(name, "%s", err.msg);
 	struct sink k = {.fd = STDOUT_FILENO, .name = "standard output", .epipe_quiet = true};
 	struct progress p = {false, -1};
@@ -757,8 +763,8 @@ static int write_in_place(struct vdisk_image *img, const char *name, const char 
 
 /*
  * A regular file (old: its stat, or NULL when there is none): written to a
- * new file beside it, created with O_EXCL, renamed over it once complete
- * and on disk. Until then the old file (or no file) is what a reader sees;
+ * new file beside it, created with O_EXCL, renamed over it once complete.
+ * Until then the old file (or no file) is what a reader sees;
  * an error or a signal removes the new one.
  */
 static int write_beside(struct vdisk_image *img, const char *name, const char *out,
@@ -766,8 +772,6 @@ static int write_beside(struct vdisk_image *img, const char *name, const char *o
 {
 	const char *slash = strrchr(out, '/');
 	int dirlen = slash ? (int)(slash - out + 1) : 0;
-	char dir[PATH_MAX];
-	snprintf(dir, sizeof dir, "%.*s", dirlen ? dirlen : 1, dirlen ? out : ".");
 	struct vdisk_err err = {""};
 	if (old && host_check_output(out, &err) < 0)
 		return file_error(out, "%s", err.msg);
@@ -795,8 +799,6 @@ static int write_beside(struct vdisk_image *img, const char *name, const char *o
 	int r = copy_to(img, name, out, fd, true, o);
 	if (!r && (old && fchmod(fd, mode) < 0))
 		r = file_error(out, "%s", strerror(errno));
-	if (!r && fsync(fd) < 0)
-		r = file_error(out, "%s", strerror(errno));
 	if (close(fd) < 0 && !r)
 		r = file_error(out, "%s", strerror(errno));
 	if (!r && rename(temp_path, out) < 0)
@@ -804,14 +806,6 @@ static int write_beside(struct vdisk_image *img, const char *name, const char *o
 	if (r)
 		unlink(temp_path);
 	temp_live = 0;
-	if (!r) {
-		/* The rename itself on disk. */
-		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd >= 0) {
-			fsync(dfd);
-			close(dfd);
-		}
-	}
 	return r;
 }
 
@@ -825,7 +819,7 @@ static int cmd_convert(int argc, char **argv)
 	const char *name = argv[optind], *out = argv[optind + 1];
 	struct vdisk_err err = {""};
 	struct vdisk_image *img;
-	if (image_open(name, o.format, 0, &img, &err) < 0)
+	if (image_open(host, name, o.format, 0, &img, &err) < 0)
 		return file_error(name, "%s", err.msg);
 	uint64_t size = img->info.virtual_size;
 	if (size > (uint64_t)INT64_MAX) {
@@ -838,7 +832,7 @@ static int cmd_convert(int argc, char **argv)
 	bool exists = stat(out, &st) == 0;
 	/* By device and inode: through symbolic and hard links, any file read
 	 * (the image, its backing files, its extents) is refused. */
-	if (exists && source_in_use(st.st_dev, st.st_ino)) {
+	if (exists && source_in_use(host, st.st_dev, st.st_ino)) {
 		r = file_error(out, "is a file that %s reads; not overwriting it", name);
 		goto out;
 	}
@@ -944,9 +938,9 @@ static int cmd_formats(int argc, char **argv)
 	}
 	r = sets[1].v ? 0 : 1;
 	for (int i = 0; i < 3 && r == 0; i++)
-		r = lm_list(vdisk_ctx, kinds[i], add_feature, &sets[i]);
+		r = lm_list(host_context(host), kinds[i], add_feature, &sets[i]);
 	if (r) {
-		r = file_error("modules", "%s", r > 0 ? strerror(ENOMEM) : lm_errdetail(vdisk_ctx));
+		r = file_error("modules", "%s", r > 0 ? strerror(ENOMEM) : lm_errdetail(host_context(host)));
 	} else {
 		if (o.json)
 			printf("{\n");
@@ -993,8 +987,12 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
 		if (strcmp(cmd, commands[i].name))
 			continue;
+		if (!(host = host_new())) {
+			fprintf(stderr, "vdisk: %s\n", strerror(ENOMEM));
+			return EXIT_FAILURE;
+		}
 		int r = commands[i].run(argc - 1, argv + 1);
-		host_stop();
+		host_free(host);
 		return r;
 	}
 	return usage_error("unknown command %s", cmd);

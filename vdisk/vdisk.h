@@ -5,15 +5,19 @@
  * Every format, protocol and codec of vdisk is a lazymod module. A driver
  * registers a const object (struct vdisk_format, vdisk_protocol or
  * vdisk_codec) as a lazymod feature, and reaches the host only through the
- * service table handed to its init: it never links against vdisk itself.
- * The service table is append-only: a field once published keeps its place
- * and meaning, new ones go at the end with a new minor version, and `size`
- * tells a driver which fields this host has. The one rule for a driver: in
- * its init, check every service it will call with VDISK_HAS_SERVICE
- * (drivers/driver.h) and fail the init when one is missing.
+ * handle its init gets and every source carries: a struct vdisk_services,
+ * the first member of the host that handed it out. Drivers never link
+ * against vdisk itself, and keep no copy of the handle: each call goes
+ * through the source (src->svc) it concerns.
  *
- * Interface version: VDISK_IFACE_MAJOR.VDISK_IFACE_MINOR. A driver is built
- * against it with LM_INTERFACE(VDISK_IFACE_MAJOR, VDISK_IFACE_MINOR).
+ * One version rule: the interface is VDISK_IFACE_MAJOR.VDISK_IFACE_MINOR,
+ * and a driver states the one it was built against with
+ * LM_INTERFACE(VDISK_IFACE_MAJOR, VDISK_IFACE_MINOR). lazymod loads it only
+ * into a host of the same major and at least that minor, and its init
+ * checks the handle with vdisk_check_host (drivers/driver.h), so a driver
+ * may use every service of its minor. The service table is append-only
+ * within a major (a new service goes at the end, with a new minor); the
+ * objects drivers register change only with a new major.
  */
 #ifndef VDISK_H
 #define VDISK_H
@@ -21,8 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define VDISK_IFACE_MAJOR 1
-#define VDISK_IFACE_MINOR 1
+#define VDISK_IFACE_MAJOR 2
+#define VDISK_IFACE_MINOR 0
 
 /* Feature kinds. */
 #define VDISK_KIND_FORMAT "block-format"
@@ -41,16 +45,19 @@ struct vdisk_err {
  * when it read exactly len bytes, or a negative errno value (-EIO for a
  * read that would cross the end: callers check ranges against size first).
  */
+struct vdisk_services;
 struct vdisk_source {
 	int (*pread)(struct vdisk_source *src, void *buf, size_t len, uint64_t off);
 	uint64_t size;
 	const char *name; /* file name or URI, for messages */
+	/* The services of the host that opened it, set by the host (a
+	 * protocol leaves it alone): how a driver reaches its host. */
+	const struct vdisk_services *svc;
 };
 
 /* A decompressor. decompress returns the number of bytes written to out,
  * or a negative errno value (-EINVAL for corrupt input). */
 struct vdisk_codec {
-	uint32_t abi; /* VDISK_CODEC_ABI */
 	const char *name;
 	/* Decompresses a whole stream from in into out (at most out_len bytes).
 	 * The input may be followed by unrelated bytes (qcow2 reads whole
@@ -58,7 +65,6 @@ struct vdisk_codec {
 	 * full. */
 	long (*decompress)(const void *in, size_t in_len, void *out, size_t out_len);
 };
-#define VDISK_CODEC_ABI 1
 
 /* An open image, as the host sees it (opaque to drivers). */
 struct vdisk_image;
@@ -90,7 +96,6 @@ enum vdisk_status {
 
 /* The object of a block-format feature. */
 struct vdisk_format {
-	uint32_t abi; /* VDISK_FORMAT_ABI */
 	const char *name;
 	/* Opens the image in src (which stays valid until close). depth is 0
 	 * for the image the user named and grows by one along a backing chain
@@ -105,30 +110,32 @@ struct vdisk_format {
 	void (*info)(void *state, struct vdisk_info *info);
 	void (*close)(void *state);
 };
-#define VDISK_FORMAT_ABI 1
 
 /* The object of a block-protocol feature. */
 struct vdisk_protocol {
-	uint32_t abi; /* VDISK_PROTOCOL_ABI */
 	const char *name;
 	/* Opens uri; options are "key=value" strings (NULL-terminated). */
 	int (*open)(const char *uri, const char *const *options, struct vdisk_source **src,
 		    struct vdisk_err *err);
 	void (*close)(struct vdisk_source *src);
 };
-#define VDISK_PROTOCOL_ABI 1
 
-/* What the host offers its drivers (append-only). */
+/*
+ * What the host offers its drivers (append-only within a major). Each
+ * service reaches the host through the source or image it is given.
+ */
 struct vdisk_services {
-	uint32_t version; /* VDISK_IFACE_MINOR of the host */
-	uint32_t size;    /* sizeof(struct vdisk_services) of the host */
-	/* A codec by name ("zlib", "zstd"); its module loads on first use. */
-	int (*codec)(const char *name, const struct vdisk_codec **codec, struct vdisk_err *err);
-	/* Opens a backing file: `backing` as recorded in the image whose name
-	 * is `base` (relative names are relative to base's directory); `format`
-	 * may be NULL or "" to probe. depth counts the chain so far. */
-	int (*open_backing)(const char *base, const char *backing, const char *format, unsigned depth,
-			    struct vdisk_image **image, struct vdisk_err *err);
+	uint32_t major; /* VDISK_IFACE_MAJOR of the host */
+	uint32_t minor; /* VDISK_IFACE_MINOR of the host */
+	/* A codec by name ("zlib", "zstd") for the image read from src; its
+	 * module loads on first use. */
+	int (*codec)(struct vdisk_source *src, const char *name, const struct vdisk_codec **codec,
+		     struct vdisk_err *err);
+	/* Opens a backing file: `backing` as recorded in the image read from
+	 * base (relative names are relative to its directory); `format` may be
+	 * NULL or "" to probe. depth counts the chain so far. */
+	int (*open_backing)(struct vdisk_source *base, const char *backing, const char *format,
+			    unsigned depth, struct vdisk_image **image, struct vdisk_err *err);
 	int (*image_read)(struct vdisk_image *image, void *buf, size_t len, uint64_t off,
 			  struct vdisk_err *err);
 	uint64_t (*image_size)(struct vdisk_image *image);
@@ -136,17 +143,15 @@ struct vdisk_services {
 	/* A protocol's cause for the pread of src that is failing: pread can
 	 * return only an errno value, which the format driver then reports
 	 * without knowing why ("HTTP error 503", "the file changed on the
-	 * server"). The host copies msg and shows it after the driver's error.
-	 * Since minor 0, but check it (VDISK_HAS_SERVICE) like any other. */
+	 * server"). The host copies msg and shows it after the driver's error. */
 	void (*source_error)(struct vdisk_source *src, const char *msg);
-	/* Since minor 1. Opens `name`, a file that the image read from `base`
-	 * names beside itself (a vmdk extent or descriptor), through the host:
-	 * the same protocol and the same checks as an image, so that the host
-	 * knows every file a command reads. name is relative to base's
-	 * directory and must stay inside it: absolute names, "..", and names
-	 * that resolve elsewhere through symbolic links are refused (-EPERM),
-	 * as are names beside a remote image (-ENOTSUP). On success *out stays
-	 * valid until close_file. */
+	/* Opens `name`, a file that the image read from `base` names beside
+	 * itself (a vmdk extent or descriptor), through the host: the same
+	 * protocol and the same checks as an image, so that the host knows
+	 * every file a command reads. name is relative to base's directory and
+	 * must stay inside it: absolute names, "..", and names that resolve
+	 * elsewhere through symbolic links are refused (-EPERM), as are names
+	 * beside a remote image (-ENOTSUP). *out stays valid until close_file. */
 	int (*open_file)(struct vdisk_source *base, const char *name, struct vdisk_source **out,
 			 struct vdisk_err *err);
 	void (*close_file)(struct vdisk_source *src);

@@ -7,8 +7,8 @@
 #ifndef VDISK_DRIVER_H
 #define VDISK_DRIVER_H
 
+#include <errno.h>
 #include <stdarg.h>
-#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -45,14 +45,18 @@ static inline uint64_t ld_be64(const void *p)
 }
 
 /*
- * Whether the host's service table svc has the service `member`: the one
- * version rule of the interface (see vdisk.h). A driver checks, in its
- * init, each service it calls, and fails the init with -ENOSYS if one is
- * missing; it calls none unchecked.
+ * The one version rule (vdisk.h), checked by every driver's init on the
+ * handle it gets: a vdisk host of this major, and of at least this minor
+ * (lazymod checked LM_INTERFACE already; this refuses anything else handed
+ * over as the host). Returns 0 or -ENOSYS.
  */
-#define VDISK_HAS_SERVICE(svc, member)                                                             \
-	((svc) && (svc)->size >= offsetof(struct vdisk_services, member) + sizeof (svc)->member &&  \
-	 (svc)->member)
+static inline int vdisk_check_host(const void *host)
+{
+	const struct vdisk_services *s = host;
+	/* minor + 1 > MINOR is minor >= MINOR, without a comparison that is
+	 * always true while MINOR is 0. */
+	return s && s->major == VDISK_IFACE_MAJOR && s->minor + 1 > VDISK_IFACE_MINOR ? 0 : -ENOSYS;
+}
 
 /* a + b into *r; returns 0, or -1 when it would overflow. */
 static inline int add_u64(uint64_t a, uint64_t b, uint64_t *r)

@@ -21,6 +21,7 @@
 
 #include <lazymod/common.h>
 
+#include "../drivers/fileio.h"
 #include "../vdisk.h"
 
 extern const struct lm__reg *const __start_lm_reg[] __attribute__((weak, visibility("hidden")));
@@ -40,22 +41,14 @@ struct file_source {
 	int fd;
 };
 
+static const struct vdisk_services services;
+
 static int file_pread(struct vdisk_source *src, void *buf, size_t len, uint64_t off)
 {
 	struct file_source *fs = (struct file_source *)src;
 	if (off > src->size || len > src->size - off)
 		return -EIO;
-	while (len) {
-		ssize_t n = pread(fs->fd, buf, len, (off_t)off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		buf = (char *)buf + n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
+	return vdisk_read_at(fs->fd, buf, len, off);
 }
 
 struct vdisk_image {
@@ -89,6 +82,7 @@ static int image_open(const char *path, const char *format, unsigned depth,
 	img->fs.src.pread = file_pread;
 	img->fs.src.size = (uint64_t)st.st_size;
 	img->fs.src.name = strdup(path);
+	img->fs.src.svc = &services;
 	if (!format || !*format) {
 		/* The harness's own crude probe; vdisk itself probes through lazymod. */
 		unsigned char m[4] = {0};
@@ -122,8 +116,10 @@ static void image_close(struct vdisk_image *img)
 	free(img);
 }
 
-static int svc_codec(const char *name, const struct vdisk_codec **codec, struct vdisk_err *err)
+static int svc_codec(struct vdisk_source *src, const char *name, const struct vdisk_codec **codec,
+		     struct vdisk_err *err)
 {
+	(void)src;
 	*codec = find(VDISK_KIND_CODEC, name);
 	if (!*codec) {
 		snprintf(err->msg, sizeof err->msg, "no codec %s", name);
@@ -132,10 +128,11 @@ static int svc_codec(const char *name, const struct vdisk_codec **codec, struct 
 	return 0;
 }
 
-static int svc_open_backing(const char *base, const char *backing, const char *format,
+static int svc_open_backing(struct vdisk_source *src, const char *backing, const char *format,
 			    unsigned depth, struct vdisk_image **image, struct vdisk_err *err)
 {
 	char path[4096];
+	const char *base = src->name;
 	const char *slash = strrchr(base, '/');
 	if (backing[0] != '/' && slash)
 		snprintf(path, sizeof path, "%.*s/%s", (int)(slash - base), base, backing);
@@ -180,6 +177,7 @@ static int svc_open_file(struct vdisk_source *base, const char *name, struct vdi
 	fs->src.pread = file_pread;
 	fs->src.size = (uint64_t)st.st_size;
 	fs->src.name = strdup(path);
+	fs->src.svc = &services;
 	*out = &fs->src;
 	return 0;
 }
@@ -193,8 +191,8 @@ static void svc_close_file(struct vdisk_source *src)
 }
 
 static const struct vdisk_services services = {
-	.version = VDISK_IFACE_MINOR,
-	.size = sizeof(struct vdisk_services),
+	.major = VDISK_IFACE_MAJOR,
+	.minor = VDISK_IFACE_MINOR,
 	.codec = svc_codec,
 	.open_backing = svc_open_backing,
 	.image_read = svc_image_read,

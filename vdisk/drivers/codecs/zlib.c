@@ -69,19 +69,23 @@ static long zlib_decompress(const void *in, size_t in_len, void *out, size_t out
 	return inflate_stream(MAX_WBITS, in, in_len, out, out_len);
 }
 
+/* The one version check every driver makes (drivers/driver.h). */
+static int zlib_init(const void *host)
+{
+	return vdisk_check_host(host);
+}
+
 static const struct vdisk_codec deflate_codec = {
-	.abi = VDISK_CODEC_ABI,
 	.name = "deflate",
 	.decompress = deflate_decompress,
 };
 
 static const struct vdisk_codec zlib_codec = {
-	.abi = VDISK_CODEC_ABI,
 	.name = "zlib",
 	.decompress = zlib_decompress,
 };
 
-LM_MODULE("1.0", "deflate and zlib stream decompression (zlib library)", NULL);
+LM_MODULE("1.0", "deflate and zlib stream decompression (zlib library)", zlib_init);
 LM_INTERFACE(VDISK_IFACE_MAJOR, VDISK_IFACE_MINOR);
 LM_FEATURE(VDISK_KIND_CODEC, "deflate", &deflate_codec);
 LM_FEATURE(VDISK_KIND_CODEC, "zlib", &zlib_codec);

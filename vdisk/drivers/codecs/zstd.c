@@ -62,12 +62,17 @@ static long zstd_decompress(const void *in, size_t in_len, void *out, size_t out
 	return ret;
 }
 
+/* The one version check every driver makes (drivers/driver.h). */
+static int zstd_init(const void *host)
+{
+	return vdisk_check_host(host);
+}
+
 static const struct vdisk_codec zstd_codec = {
-	.abi = VDISK_CODEC_ABI,
 	.name = "zstd",
 	.decompress = zstd_decompress,
 };
 
-LM_MODULE("1.0", "Zstandard frame decompression (zstd library)", NULL);
+LM_MODULE("1.0", "Zstandard frame decompression (zstd library)", zstd_init);
 LM_INTERFACE(VDISK_IFACE_MAJOR, VDISK_IFACE_MINOR);
 LM_FEATURE(VDISK_KIND_CODEC, "zstd", &zstd_codec);

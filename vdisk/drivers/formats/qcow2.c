@@ -49,7 +49,6 @@
 /* Extents one status call looks at before answering with what it has. */
 #define STATUS_MAX_STEPS 16384
 
-static const struct vdisk_services *svc;
 
 struct l2slot {
 	uint64_t off; /* host offset of the table; 0 when the slot is empty */
@@ -105,13 +104,7 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
 
 static int qcow2_init(const void *host)
 {
-	const struct vdisk_services *s = host;
-	if (!VDISK_HAS_SERVICE(s, codec) || !VDISK_HAS_SERVICE(s, open_backing) ||
-	    !VDISK_HAS_SERVICE(s, image_read) || !VDISK_HAS_SERVICE(s, image_size) ||
-	    !VDISK_HAS_SERVICE(s, image_close))
-		return -ENOSYS;
-	svc = s;
-	return 0;
+	return vdisk_check_host(host);
 }
 
 /* ---- open: header, extensions, L1 table, backing file -------------------- */
@@ -328,10 +321,10 @@ static int blame_backing(struct qcow2 *q, int code, struct vdisk_err *err)
 static int open_backing(struct qcow2 *q, unsigned depth, struct vdisk_err *err)
 {
 	const char *fmt = q->backing_format[0] ? q->backing_format : NULL;
-	int e = svc->open_backing(q->src->name, q->backing_file, fmt, depth + 1, &q->backing, err);
+	int e = q->src->svc->open_backing(q->src, q->backing_file, fmt, depth + 1, &q->backing, err);
 	if (e < 0)
 		return blame_backing(q, e, err);
-	q->backing_size = svc->image_size(q->backing);
+	q->backing_size = q->src->svc->image_size(q->backing);
 	return 0;
 }
 
@@ -341,7 +334,7 @@ static void qcow2_close(void *state)
 	if (!q)
 		return;
 	if (q->backing)
-		svc->image_close(q->backing);
+		q->src->svc->image_close(q->backing);
 	for (unsigned i = 0; q->l2 && i < q->l2_slots; i++)
 		free(q->l2[i].tab);
 	free(q->l2);
@@ -430,8 +423,8 @@ static int parse(struct qcow2 *q, unsigned depth, struct vdisk_err *err)
 
 static int qcow2_open(struct vdisk_source *src, unsigned depth, void **state, struct vdisk_err *err)
 {
-	if (!svc)
-		return vdisk_fail(err, -EINVAL, "qcow2 driver used before its init");
+	if (!src->svc)
+		return vdisk_fail(err, -EINVAL, "qcow2: a source without its host");
 	struct qcow2 *q = calloc(1, sizeof *q);
 	if (!q)
 		return vdisk_fail(err, -ENOMEM, "out of memory");
@@ -621,7 +614,7 @@ static int read_backing(struct qcow2 *q, unsigned char *buf, uint64_t len, uint6
 {
 	uint64_t n = q->backing && off < q->backing_size ? min_u64(len, q->backing_size - off) : 0;
 	if (n) {
-		int e = svc->image_read(q->backing, buf, n, off, err);
+		int e = q->src->svc->image_read(q->backing, buf, n, off, err);
 		if (e < 0)
 			return blame_backing(q, e, err);
 	}
@@ -648,7 +641,7 @@ static int inflate_cluster(struct qcow2 *q, uint64_t l2e, struct vdisk_err *err)
 	/* The last sector may run past the end of the file: the stream ends sooner. */
 	clen = min_u64(clen, q->src->size - coff);
 	if (!q->codec) {
-		e = svc->codec(name, &q->codec, err);
+		e = q->src->svc->codec(q->src, name, &q->codec, err);
 		if (e < 0)
 			return e;
 	}
@@ -822,7 +815,6 @@ static void qcow2_info(void *state, struct vdisk_info *info)
 }
 
 static const struct vdisk_format qcow2_format = {
-	.abi = VDISK_FORMAT_ABI,
 	.name = "qcow2",
 	.open = qcow2_open,
 	.read = qcow2_read,

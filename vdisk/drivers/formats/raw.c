@@ -54,8 +54,13 @@ static void raw_close(void *state)
 	free(state);
 }
 
+/* The one version check every driver makes (drivers/driver.h). */
+static int raw_init(const void *host)
+{
+	return vdisk_check_host(host);
+}
+
 static const struct vdisk_format raw_format = {
-	.abi = VDISK_FORMAT_ABI,
 	.name = "raw",
 	.open = raw_open,
 	.read = raw_read,
@@ -64,7 +69,7 @@ static const struct vdisk_format raw_format = {
 	.close = raw_close,
 };
 
-LM_MODULE("1.0", "raw images: the guest's bytes as they are", NULL);
+LM_MODULE("1.0", "raw images: the guest's bytes as they are", raw_init);
 LM_INTERFACE(VDISK_IFACE_MAJOR, VDISK_IFACE_MINOR);
 LM_FEATURE(VDISK_KIND_FORMAT, "raw", &raw_format);
 LM_PROBE_ANY(VDISK_KIND_FORMAT, "raw", 1);

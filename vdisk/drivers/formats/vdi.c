@@ -271,8 +271,13 @@ static void vdi_info(void *state, struct vdisk_info *info)
 		 u[14], u[15]);
 }
 
+/* The one version check every driver makes (drivers/driver.h). */
+static int vdi_init(const void *host)
+{
+	return vdisk_check_host(host);
+}
+
 static const struct vdisk_format vdi_format = {
-	.abi = VDISK_FORMAT_ABI,
 	.name = "vdi",
 	.open = vdi_open,
 	.read = vdi_read,
@@ -281,7 +286,7 @@ static const struct vdisk_format vdi_format = {
 	.close = vdi_close,
 };
 
-LM_MODULE("1.0", "VirtualBox disk images, dynamic and static", NULL);
+LM_MODULE("1.0", "VirtualBox disk images, dynamic and static", vdi_init);
 LM_INTERFACE(VDISK_IFACE_MAJOR, VDISK_IFACE_MINOR);
 LM_FEATURE(VDISK_KIND_FORMAT, "vdi", &vdi_format);
 LM_PROBE_MAGIC(VDISK_KIND_FORMAT, "vdi", 0x40, "\x7f\x10\xda\xbe", 100);

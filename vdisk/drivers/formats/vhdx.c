@@ -643,13 +643,13 @@ static void vhdx_info(void *state, struct vdisk_info *info)
 
 static int vhdx_init(const void *host)
 {
-	(void)host;
+	if (vdisk_check_host(host) < 0)
+		return -ENOSYS;
 	crc32c_init();
 	return 0;
 }
 
 static const struct vdisk_format vhdx_format = {
-	.abi = VDISK_FORMAT_ABI,
 	.name = "vhdx",
 	.open = vhdx_open,
 	.read = vhdx_read,

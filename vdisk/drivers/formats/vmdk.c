@@ -44,7 +44,6 @@ enum ext_type { EXT_FLAT, EXT_SPARSE, EXT_ZERO };
 enum ext_access { ACC_RW, ACC_RDONLY, ACC_NOACCESS };
 enum grain_class { G_UNALLOC, G_ZERO, G_DATA };
 
-static const struct vdisk_services *services;
 
 /* An extent file the host opened for us, beside the descriptor. */
 struct xfile {
@@ -131,7 +130,7 @@ static int open_extent_file(struct vmdk *v, const char *fname, struct vdisk_sour
 	struct xfile *f = &files[v->nfiles];
 	if (!(f->fname = strdup(fname)))
 		return vdisk_fail(err, -ENOMEM, "out of memory");
-	int r = services->open_file(v->src, fname, &f->src, err);
+	int r = v->src->svc->open_file(v->src, fname, &f->src, err);
 	if (r < 0) {
 		free(f->fname);
 		return r;
@@ -620,9 +619,7 @@ static int get_codec(struct vmdk *v, struct vdisk_err *err)
 {
 	if (v->codec)
 		return 0;
-	if (!services || !services->codec)
-		return vdisk_fail(err, -ENOSYS, "no codec service to inflate compressed grains");
-	return services->codec("zlib", &v->codec, err);
+	return v->src->svc->codec(v->src, "zlib", &v->codec, err);
 }
 
 static int grow(uint8_t **buf, size_t *have, size_t want, struct vdisk_err *err)
@@ -900,13 +897,13 @@ static void vmdk_close(void *state)
 	if (!v)
 		return;
 	if (v->backing)
-		services->image_close(v->backing);
+		v->src->svc->image_close(v->backing);
 	for (unsigned i = 0; i < v->next; i++) {
 		free(v->ext[i].gd);
 		free(v->ext[i].gtc);
 	}
 	for (unsigned i = 0; i < v->nfiles; i++) {
-		services->close_file(v->files[i].src);
+		v->src->svc->close_file(v->files[i].src);
 		free(v->files[i].fname);
 	}
 	free(v->files);
@@ -931,13 +928,9 @@ static int vmdk_open(struct vdisk_source *src, unsigned depth, void **state, str
 	else
 		r = open_text(v, err);
 	if (r >= 0 && v->parent[0]) {
-		if (!services || !services->open_backing)
-			r = vdisk_fail(err, -ENOSYS, "no service to open parent %.80s", v->parent);
-		else
-			r = services->open_backing(src->name ? src->name : "", v->parent, "vmdk",
-						   depth + 1, &v->backing, err);
+		r = src->svc->open_backing(src, v->parent, "vmdk", depth + 1, &v->backing, err);
 		if (r >= 0)
-			v->backing_size = services->image_size(v->backing);
+			v->backing_size = src->svc->image_size(v->backing);
 	}
 	if (r < 0) {
 		vmdk_close(v);
@@ -973,7 +966,7 @@ static int read_backing(struct vmdk *v, uint8_t *buf, uint64_t len, uint64_t off
 	uint64_t n = 0;
 	if (v->backing && off < v->backing_size) {
 		n = v->backing_size - off < len ? v->backing_size - off : len;
-		int r = services->image_read(v->backing, buf, (size_t)n, off, err);
+		int r = v->src->svc->image_read(v->backing, buf, (size_t)n, off, err);
 		if (r < 0)
 			return r;
 	}
@@ -1165,18 +1158,10 @@ static int vmdk_probe(const struct lm_probe_input *in)
 
 static int vmdk_init(const void *host)
 {
-	const struct vdisk_services *s = host;
-	if (!VDISK_HAS_SERVICE(s, codec) || !VDISK_HAS_SERVICE(s, open_backing) ||
-	    !VDISK_HAS_SERVICE(s, image_read) || !VDISK_HAS_SERVICE(s, image_size) ||
-	    !VDISK_HAS_SERVICE(s, image_close) || !VDISK_HAS_SERVICE(s, open_file) ||
-	    !VDISK_HAS_SERVICE(s, close_file))
-		return -ENOSYS;
-	services = s;
-	return 0;
+	return vdisk_check_host(host);
 }
 
 static const struct vdisk_format vmdk_format = {
-	.abi = VDISK_FORMAT_ABI,
 	.name = "vmdk",
 	.open = vmdk_open,
 	.read = vmdk_read,

@@ -433,8 +433,13 @@ static void vpc_info(void *state, struct vdisk_info *info)
 	vdisk_add_kv(info, "creator-app", v->creator, 0);
 }
 
+/* The one version check every driver makes (drivers/driver.h). */
+static int vpc_init(const void *host)
+{
+	return vdisk_check_host(host);
+}
+
 static const struct vdisk_format vpc_format = {
-	.abi = VDISK_FORMAT_ABI,
 	.name = "vpc",
 	.open = vpc_open,
 	.read = vpc_read,
@@ -443,7 +448,7 @@ static const struct vdisk_format vpc_format = {
 	.close = vpc_close,
 };
 
-LM_MODULE("1.0", "Virtual PC / Hyper-V VHD images, fixed and dynamic", NULL);
+LM_MODULE("1.0", "Virtual PC / Hyper-V VHD images, fixed and dynamic", vpc_init);
 LM_INTERFACE(VDISK_IFACE_MAJOR, VDISK_IFACE_MINOR);
 LM_FEATURE(VDISK_KIND_FORMAT, "vpc", &vpc_format);
 LM_PROBE_MAGIC_END(VDISK_KIND_FORMAT, "vpc", 512, "conectix", 100);

@@ -48,7 +48,7 @@
 /* Longest -o timeout / connect_timeout: a day. */
 #define MAX_SECONDS 86400L
 
-static const struct vdisk_services *svc;
+static bool initialised; /* curl_global_init done */
 
 /* What the final response to one request said (redirects are skipped). */
 struct reply {
@@ -89,13 +89,12 @@ struct http {
 
 static int http_init(const void *host)
 {
-	const struct vdisk_services *s = host;
-	if (!VDISK_HAS_SERVICE(s, source_error))
+	if (vdisk_check_host(host) < 0)
 		return -ENOSYS;
 	/* Not thread-safe, but lazymod runs a module's init once, before any use. */
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return -EIO;
-	svc = s;
+	initialised = true;
 	return 0;
 }
 
@@ -417,8 +416,8 @@ static int http_fetch(void *opaque, void *buf, size_t len, uint64_t off)
 	size_t got;
 	uint64_t total;
 	int r = request(h, buf, len, off, false, &got, &total, &err);
-	if (r < 0)
-		svc->source_error(&h->src, err.msg);
+	if (r < 0 && h->src.svc)
+		h->src.svc->source_error(&h->src, err.msg);
 	return r;
 }
 
@@ -526,7 +525,7 @@ static int setup(struct http *h, struct vdisk_err *err)
 static int http_open(const char *uri, const char *const *options, struct vdisk_source **out,
 		     struct vdisk_err *err)
 {
-	if (!svc)
+	if (!initialised)
 		return vdisk_fail(err, -EINVAL, "the http module was not initialised");
 	size_t ulen = strnlen(uri, MAX_URI + 1);
 	if (ulen > MAX_URI)
@@ -592,14 +591,12 @@ fail:
 }
 
 static const struct vdisk_protocol http_protocol = {
-	.abi = VDISK_PROTOCOL_ABI,
 	.name = "http",
 	.open = http_open,
 	.close = http_close,
 };
 
 static const struct vdisk_protocol https_protocol = {
-	.abi = VDISK_PROTOCOL_ABI,
 	.name = "https",
 	.open = http_open,
 	.close = http_close,

@@ -54,7 +54,7 @@
 /* Read requests kept in flight: READ_DEPTH * READ_CHUNK bytes under way. */
 #define READ_DEPTH 16
 
-static const struct vdisk_services *svc;
+static bool initialised; /* ssh_init done */
 
 struct sftp_src {
 	struct vdisk_source src;
@@ -78,12 +78,11 @@ struct sftp_src {
 
 static int sftp_mod_init(const void *host)
 {
-	const struct vdisk_services *s = host;
-	if (!VDISK_HAS_SERVICE(s, source_error))
+	if (vdisk_check_host(host) < 0)
 		return -ENOSYS;
 	if (ssh_init() < 0)
 		return -EIO;
-	svc = s;
+	initialised = true;
 	return 0;
 }
 
@@ -418,7 +417,8 @@ static void report(struct sftp_src *s, const char *what, const char *detail)
 {
 	char msg[VDISK_ERRLEN];
 	snprintf(msg, sizeof msg, "%s%s%s", what, detail ? ": " : "", detail ? detail : "");
-	svc->source_error(&s->src, msg);
+	if (s->src.svc)
+		s->src.svc->source_error(&s->src, msg);
 }
 
 /* len bytes at off, one sftp_read after another: the slow way, for what a short answer left. */
@@ -569,7 +569,7 @@ static void sftp_src_close(struct vdisk_source *src)
 static int sftp_src_open(const char *uri, const char *const *options, struct vdisk_source **out,
 			 struct vdisk_err *err)
 {
-	if (!svc)
+	if (!initialised)
 		return vdisk_fail(err, -EINVAL, "the sftp module was not initialised");
 	struct sftp_src *s = calloc(1, sizeof *s);
 	if (!s)
@@ -597,14 +597,12 @@ fail:
 }
 
 static const struct vdisk_protocol sftp_protocol = {
-	.abi = VDISK_PROTOCOL_ABI,
 	.name = "sftp",
 	.open = sftp_src_open,
 	.close = sftp_src_close,
 };
 
 static const struct vdisk_protocol ssh_protocol = {
-	.abi = VDISK_PROTOCOL_ABI,
 	.name = "ssh",
 	.open = sftp_src_open,
 	.close = sftp_src_close,
