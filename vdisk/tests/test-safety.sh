@@ -127,7 +127,7 @@ interrupt() {
 	[ "$1" = error ] && truncate -s 256M big.raw && head -c 256M /dev/zero | tr '\0' x >big.raw
 	return 0
 }
-for how in INT TERM error; do
+for how in INT TERM HUP error; do
 	rm -f new.raw
 	interrupt $how new.raw
 	want=$([ $how = error ] && echo 1 || echo $((128 + $(kill -l $how))))
