@@ -33,7 +33,7 @@ for t in "$@"; do
 	notes | elf) srcs="$top/lib/note.c $top/lib/index.c" ;;
 	index) srcs="$top/lib/index.c $top/lib/probe.c $top/lib/context.c" ;;
 	probe) srcs="$top/lib/probe.c $top/lib/index.c" ;;
-	*) srcs="$top/examples/vdisk/drivers/formats/$t.c" ;;
+	*) srcs="$top/vdisk/drivers/formats/$t.c" ;;
 	esac
 	echo "== $t ($(ls "$corpus" | wc -l) inputs from $corpus)"
 	# shellcheck disable=SC2086

@@ -2,14 +2,15 @@
 /*
  * fuzz-format - one vdisk format driver (FUZZ_FORMAT, set when compiling:
  * raw, qcow2, vmdk, vdi, vpc or vhdx) on an arbitrary image, driven as the
- * host drives it (examples/vdisk/vdisk.c, copy_image): open, info, then
+ * host drives it (vdisk/vdisk.c, copy_image): open, info, then
  * status and read over the whole virtual size, with zero runs asked about
  * in growing spans, and a few reads at the end and across block
  * boundaries. Work is capped per input, so that a huge virtual size keeps
  * a run fast. The drivers are linked in, found through their registration
  * table (section lm_reg), and initialised with a stub service table: codec
  * returns the real zlib and zstd codec drivers, linked in too; opening a
- * backing file fails.
+ * backing file fails; open_file opens only plain names in the image's
+ * directory (see below), as vdisk's host refuses names that leave it.
  *
  * The input is the image. Images whose structures lie megabytes apart
  * (VHDX, dynamic VHD and VDI with qemu's block sizes) are too large for
@@ -47,7 +48,7 @@
 
 #include <lazymod/common.h>
 
-#include "../examples/vdisk/vdisk.h"
+#include "../vdisk/vdisk.h"
 
 #ifndef FUZZ_FORMAT
 #error "compile with -DFUZZ_FORMAT='\"qcow2\"' (the name of the format)"
@@ -96,8 +97,10 @@ static const void *find(const char *kind, const char *name)
 
 /* ---- the host's services: codecs linked in, no backing files ------------- */
 
-static int svc_codec(const char *name, const struct vdisk_codec **codec, struct vdisk_err *err)
+static int svc_codec(struct vdisk_source *src, const char *name, const struct vdisk_codec **codec,
+		     struct vdisk_err *err)
 {
+	(void)src;
 	*codec = find(VDISK_KIND_CODEC, name);
 	if (!*codec) {
 		snprintf(err->msg, sizeof err->msg, "no codec %s", name);
@@ -106,7 +109,7 @@ static int svc_codec(const char *name, const struct vdisk_codec **codec, struct 
 	return 0;
 }
 
-static int svc_open_backing(const char *base, const char *backing, const char *format,
+static int svc_open_backing(struct vdisk_source *base, const char *backing, const char *format,
 			    unsigned depth, struct vdisk_image **image, struct vdisk_err *err)
 {
 	(void)base, (void)format, (void)depth, (void)image;
@@ -133,14 +136,74 @@ static void svc_image_close(struct vdisk_image *image)
 	die("image_close called, but no backing image was ever opened");
 }
 
+/* A file beside the image: a plain name in its directory, read whole. */
+struct file_source {
+	struct vdisk_source src;
+	unsigned char *data;
+	char *name;
+};
+
+static int file_pread(struct vdisk_source *src, void *out, size_t len, uint64_t off)
+{
+	struct file_source *f = (struct file_source *)src;
+	if (off > src->size || len > src->size - off)
+		return -EIO;
+	memcpy(out, f->data + off, len);
+	return 0;
+}
+
+static const struct vdisk_services services;
+
+static int svc_open_file(struct vdisk_source *base, const char *name, struct vdisk_source **out,
+			 struct vdisk_err *err)
+{
+	const char *slash = strrchr(base->name, '/');
+	if (!*name || strchr(name, '/') || !strcmp(name, "..") || !slash) {
+		snprintf(err->msg, sizeof err->msg, "%.200s: not a plain name", name);
+		return -EPERM;
+	}
+	struct file_source *f = calloc(1, sizeof *f);
+	if (!f || asprintf(&f->name, "%.*s%s", (int)(slash - base->name + 1), base->name, name) < 0)
+		die("out of memory");
+	FILE *fp = fopen(f->name, "rb");
+	long size = -1;
+	if (fp && !fseek(fp, 0, SEEK_END) && (size = ftell(fp)) >= 0 && !fseek(fp, 0, SEEK_SET) &&
+	    (f->data = malloc((size_t)size + 1)) && fread(f->data, 1, (size_t)size, fp) == (size_t)size) {
+		fclose(fp);
+		f->src.pread = file_pread;
+		f->src.size = (uint64_t)size;
+		f->src.name = f->name;
+		f->src.svc = &services;
+		*out = &f->src;
+		return 0;
+	}
+	if (fp)
+		fclose(fp);
+	snprintf(err->msg, sizeof err->msg, "%.200s: cannot read it", name);
+	free(f->data);
+	free(f->name);
+	free(f);
+	return -ENOENT;
+}
+
+static void svc_close_file(struct vdisk_source *src)
+{
+	struct file_source *f = (struct file_source *)src;
+	free(f->data);
+	free(f->name);
+	free(f);
+}
+
 static const struct vdisk_services services = {
-	.version = VDISK_IFACE_MINOR,
-	.size = sizeof(struct vdisk_services),
+	.major = VDISK_IFACE_MAJOR,
+	.minor = VDISK_IFACE_MINOR,
 	.codec = svc_codec,
 	.open_backing = svc_open_backing,
 	.image_read = svc_image_read,
 	.image_size = svc_image_size,
 	.image_close = svc_image_close,
+	.open_file = svc_open_file,
+	.close_file = svc_close_file,
 };
 
 /* ---- the image: the input itself, or the sparse image it describes ------- */
@@ -194,6 +257,7 @@ static bool source_init(struct mem_source *m, const uint8_t *data, size_t size, 
 	memset(m, 0, sizeof *m);
 	m->src.pread = mem_pread;
 	m->src.name = name;
+	m->src.svc = &services;
 	if (size < 16 || memcmp(data, SPARSE_MAGIC, 8)) {
 		m->data = data;
 		m->src.size = size;
@@ -322,7 +386,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 			exit(1);
 		}
 	fmt = find(VDISK_KIND_FORMAT, FUZZ_FORMAT);
-	if (!fmt || fmt->abi != VDISK_FORMAT_ABI || !fmt->open || !fmt->read || !fmt->status ||
+	if (!fmt || !fmt->open || !fmt->read || !fmt->status ||
 	    !fmt->info || !fmt->close) {
 		fprintf(stderr, "fuzz-%s: no usable format driver %s linked in\n", FUZZ_FORMAT,
 			FUZZ_FORMAT);

@@ -4,7 +4,7 @@
 # then the same `info` in vdisk's four build modes, side by side.
 set -eu
 build=${1:-build}
-samples=examples/vdisk/samples
+samples=vdisk/samples
 vdisk=$build/bin/vdisk
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
