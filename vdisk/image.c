@@ -18,11 +18,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "drivers/fileio.h"
 #include "image.h"
+
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
 
 #ifndef VDISK_MODE
 #define VDISK_MODE "lazy"
@@ -255,26 +258,124 @@ static size_t scheme_len(const char *name)
 }
 
 /*
+ * Where a name's bytes come from: a URI's scheme, user, host and port (the
+ * server, and the login on it), or the local machine. Schemes and hosts
+ * compare without case, and a port left out is the scheme's default, so
+ * that http://h/ and HTTP://H:80/ are one origin; a port that does not
+ * parse matches nothing.
+ */
+struct origin {
+	const char *scheme; /* NULL: a local file */
+	size_t scheme_len;
+	const char *user; /* before '@', as written; NULL when none */
+	size_t user_len;
+	const char *host; /* without the brackets of an IPv6 address */
+	size_t host_len;
+	long port;	    /* -1: malformed */
+	size_t shown;	    /* "scheme://authority" is name[0..shown) */
+};
+
+/* The schemes whose default ports the host knows; ssh:// is sftp:// spelt as QEMU does. */
+static const struct {
+	const char *scheme, *same_as;
+	long port;
+} default_ports[] = {
+	{"http", "http", 80}, {"https", "https", 443}, {"sftp", "sftp", 22}, {"ssh", "sftp", 22},
+};
+
+static void origin_of(const char *name, struct origin *o)
+{
+	size_t slen = scheme_len(name);
+	memset(o, 0, sizeof *o);
+	if (!slen || (slen == 4 && !strncasecmp(name, "file", 4)))
+		return;
+	o->scheme = name;
+	o->scheme_len = slen;
+	const char *auth = name + slen + 3, *end = auth + strcspn(auth, "/?#");
+	o->shown = (size_t)(end - name);
+	for (const char *p = auth; p < end; p++)
+		if (*p == '@') {
+			o->user = auth;
+			o->user_len = (size_t)(p - auth);
+			auth = p + 1;
+		}
+	const char *port = NULL;
+	o->host = auth;
+	if (*auth == '[') {
+		const char *close = memchr(auth, ']', (size_t)(end - auth));
+		o->host = auth + 1;
+		o->host_len = close ? (size_t)(close - o->host) : (size_t)(end - o->host);
+		if (close && close + 1 < end)
+			port = close[1] == ':' ? close + 2 : close + 1;
+	} else {
+		const char *colon = memchr(auth, ':', (size_t)(end - auth));
+		o->host_len = (size_t)((colon ? colon : end) - auth);
+		port = colon ? colon + 1 : NULL;
+	}
+	o->port = 0; /* unknown scheme, no port: its default, whatever it is */
+	for (size_t i = 0; i < sizeof default_ports / sizeof default_ports[0]; i++)
+		if (strlen(default_ports[i].scheme) == slen &&
+		    !strncasecmp(name, default_ports[i].scheme, slen)) {
+			o->scheme = default_ports[i].same_as;
+			o->scheme_len = strlen(o->scheme);
+			o->port = default_ports[i].port;
+		}
+	if (port && port < end) {
+		long v = 0;
+		for (const char *p = port; p < end && v >= 0; p++)
+			v = *p >= '0' && *p <= '9' && v * 10 + (*p - '0') <= 65535
+				    ? v * 10 + (*p - '0')
+				    : -1;
+		o->port = v;
+	} else if (port) {
+		o->port = -1; /* "host:" */
+	}
+}
+
+/* Whether a and b are read from the same origin (two local names are). */
+static bool same_origin(const char *a, const char *b)
+{
+	struct origin x, y;
+	origin_of(a, &x);
+	origin_of(b, &y);
+	if (!x.scheme || !y.scheme)
+		return !x.scheme && !y.scheme;
+	return x.port >= 0 && x.port == y.port && x.scheme_len == y.scheme_len &&
+	       !strncasecmp(x.scheme, y.scheme, x.scheme_len) && x.host_len == y.host_len &&
+	       !strncasecmp(x.host, y.host, x.host_len) && !x.user == !y.user &&
+	       x.user_len == y.user_len && (!x.user || !memcmp(x.user, y.user, x.user_len));
+}
+
+/*
  * Protocol options, -o KEY=VALUE on the command line: the host knows every
  * key, so that a misspelt one is a usage error before anything is opened,
  * and which protocol modules take it, so that an option the image's
  * protocol does not take is refused rather than ignored, while a backing
  * file on another protocol gets only the options that apply to it. The
  * modules check the values again: they trust no caller.
+ *
+ * An option that makes vdisk trust a server more (sslverify=off, a CA, a
+ * key, a known hosts file) is given for the server of the user's image:
+ * a backing file on another origin, which only -o backing_origin=any lets
+ * vdisk open, never gets it. Timeouts only bound waiting: they go to every
+ * source of their protocol.
  */
-enum opt_value { OV_PATH, OV_ONOFF, OV_YESNO, OV_SECONDS };
+enum opt_value { OV_PATH, OV_ONOFF, OV_YESNO, OV_SECONDS, OV_ORIGIN };
 static const struct protocol_option {
 	const char *key;
 	enum opt_value value;
-	const char *modules; /* the protocol modules that take it, space-separated */
+	const char *modules; /* the protocol modules that take it, space-separated;
+				NULL for vdisk's own */
+	bool trust;	     /* given for the user's image's origin only */
 } protocol_options[] = {
-	{"sslverify", OV_ONOFF, "http"},
-	{"cacert", OV_PATH, "http"},
-	{"timeout", OV_SECONDS, "http sftp"},
-	{"connect_timeout", OV_SECONDS, "http sftp"},
-	{"identity", OV_PATH, "sftp"},
-	{"known_hosts", OV_PATH, "sftp"},
-	{"host_key_check", OV_YESNO, "sftp"},
+	{"sslverify", OV_ONOFF, "http", true},
+	{"cacert", OV_PATH, "http", true},
+	{"timeout", OV_SECONDS, "http sftp", false},
+	{"connect_timeout", OV_SECONDS, "http sftp", false},
+	{"identity", OV_PATH, "sftp", true},
+	{"known_hosts", OV_PATH, "sftp", true},
+	{"host_key_check", OV_YESNO, "sftp", true},
+	{"backing_origin", OV_ORIGIN, NULL, false},
 };
 #define N_PROTOCOL_OPTIONS (sizeof protocol_options / sizeof protocol_options[0])
 
@@ -286,6 +387,17 @@ static const struct protocol_option *find_option(const char *kv)
 		    !strncmp(protocol_options[i].key, kv, klen))
 			return &protocol_options[i];
 	return NULL;
+}
+
+/* The value of the last -o KEY=... given, or NULL. */
+static const char *option_value(const struct vdisk_host *h, const char *key)
+{
+	const char *v = NULL;
+	size_t klen = strlen(key);
+	for (unsigned i = 0; i < h->n_options; i++)
+		if (!strncmp(h->options[i], key, klen) && h->options[i][klen] == '=')
+			v = h->options[i] + klen + 1;
+	return v;
 }
 
 /* Whether the space-separated list has word. */
@@ -331,13 +443,17 @@ int host_add_option(struct vdisk_host *h, const char *kv, struct vdisk_err *err)
 		ok = x >= 1 && x <= 86400 && !errno && !*end;
 		break;
 	}
+	case OV_ORIGIN:
+		ok = !strcmp(v, "same") || !strcmp(v, "any");
+		break;
 	}
 	if (!ok)
 		return fail(err, -EINVAL, "option %s: bad value \"%.80s\" (%s)", o->key, v,
-			    o->value == OV_PATH	   ? "a file name"
-			    : o->value == OV_ONOFF ? "on or off"
-			    : o->value == OV_YESNO ? "yes or no"
-						   : "whole seconds, 1 to 86400");
+			    o->value == OV_PATH	    ? "a file name"
+			    : o->value == OV_ONOFF  ? "on or off"
+			    : o->value == OV_YESNO  ? "yes or no"
+			    : o->value == OV_ORIGIN ? "same or any"
+						    : "whole seconds, 1 to 86400");
 	if (h->n_options == MAX_OPTIONS)
 		return fail(err, -E2BIG, "more than %d -o options", MAX_OPTIONS);
 	h->options[h->n_options++] = kv;
@@ -356,18 +472,23 @@ int host_check_options(struct vdisk_host *h, const char *name, struct vdisk_err 
 	size_t slen = scheme_len(name);
 	struct lm_probe_result res;
 	const char *const *options = h->options;
-	if (!h->n_options)
+	/* vdisk's own options apply to any image: a local one may have a remote
+	 * backing file, whose own backing file they concern. */
+	unsigned first = 0;
+	while (first < h->n_options && !find_option(options[first])->modules)
+		first++;
+	if (first == h->n_options)
 		return 0;
 	if (!slen || (slen == 4 && !strncmp(name, "file", 4)))
 		return fail(err, -EINVAL, "option %.*s does not apply to local files",
-			    (int)strcspn(options[0], "="), options[0]);
+			    (int)strcspn(options[first], "="), options[first]);
 	/* Loads nothing: the index's scheme rules decide. An unknown scheme is
 	 * reported when the image is opened. */
 	if (find_protocol(h, name, &res) < 0)
 		return 0;
-	for (unsigned i = 0; i < h->n_options; i++) {
+	for (unsigned i = first; i < h->n_options; i++) {
 		const struct protocol_option *o = find_option(options[i]);
-		if (!has_word(o->modules, res.module))
+		if (o->modules && !has_word(o->modules, res.module))
 			return fail(err, -EINVAL,
 				    "option %s does not apply to %.*s:// (it is for %s)", o->key,
 				    (int)slen, name, o->modules);
@@ -375,7 +496,17 @@ int host_check_options(struct vdisk_host *h, const char *name, struct vdisk_err 
 	return 0;
 }
 
-static int open_remote(struct source *s, size_t slen, struct vdisk_err *err)
+/* The name of the image the user named, while a backing file of it is opened; else NULL. */
+static const char *user_image(const struct vdisk_host *h)
+{
+	const struct frame *f = h->opening;
+	while (f && f->up)
+		f = f->up;
+	return f ? f->name : NULL;
+}
+
+/* backing: s is a backing file, which gets trust options only on the user's image's origin. */
+static int open_remote(struct source *s, size_t slen, bool backing, struct vdisk_err *err)
 {
 	struct vdisk_host *h = s->host;
 	struct lm_probe_result res;
@@ -394,11 +525,15 @@ static int open_remote(struct source *s, size_t slen, struct vdisk_err *err)
 		return fail(err, -EINVAL, "protocol module %s registers no valid protocol",
 			    res.module);
 	/* The options this protocol takes, in the order given: the last of a key wins. */
+	const char *top = backing ? user_image(h) : NULL;
+	bool trusted = !backing || (top && same_origin(top, s->name));
 	const char *mine[MAX_OPTIONS + 1];
 	unsigned n = 0;
-	for (unsigned i = 0; i < h->n_options; i++)
-		if (has_word(find_option(h->options[i])->modules, res.module))
+	for (unsigned i = 0; i < h->n_options; i++) {
+		const struct protocol_option *o = find_option(h->options[i]);
+		if (o->modules && has_word(o->modules, res.module) && (trusted || !o->trust))
 			mine[n++] = h->options[i];
+	}
 	mine[n] = NULL;
 	struct vdisk_source *src = NULL;
 	err->msg[0] = 0;
@@ -453,8 +588,9 @@ const char *host_take_source_error(struct vdisk_host *h)
 
 /* ---- sources ---------------------------------------------------------------- */
 
-int source_open(struct vdisk_host *h, const char *name, struct source **out,
-		struct vdisk_err *err)
+/* backing: name is a backing file's (see open_remote). */
+static int open_source(struct vdisk_host *h, const char *name, bool backing, struct source **out,
+		       struct vdisk_err *err)
 {
 	struct source *s = calloc(1, sizeof *s);
 	if (!s || !(s->name = strdup(name))) {
@@ -468,7 +604,7 @@ int source_open(struct vdisk_host *h, const char *name, struct source **out,
 	if (slen == 4 && !strncmp(name, "file", 4))
 		r = open_local(s, name + 7, err); /* file:///a/b is /a/b */
 	else if (slen)
-		r = open_remote(s, slen, err);
+		r = open_remote(s, slen, backing, err);
 	else
 		r = open_local(s, name, err);
 	if (r < 0) {
@@ -480,6 +616,12 @@ int source_open(struct vdisk_host *h, const char *name, struct source **out,
 	h->open_sources = s;
 	*out = s;
 	return 0;
+}
+
+int source_open(struct vdisk_host *h, const char *name, struct source **out,
+		struct vdisk_err *err)
+{
+	return open_source(h, name, false, out, err);
 }
 
 void source_close(struct source *s)
@@ -587,7 +729,7 @@ static int open_image(struct vdisk_host *h, const char *name, const char *format
 		goto out;
 	}
 	img->host = h;
-	r = source_open(h, name, &img->source, err);
+	r = open_source(h, name, label != NULL, &img->source, err);
 	if (r < 0)
 		goto out;
 	struct source *s = img->source;
@@ -738,9 +880,7 @@ int resolve_backing(const char *base, const char *backing, char *out, size_t len
 {
 	size_t dir = 0;
 	if (is_remote(base)) {
-		/* A remote image never makes vdisk read a local file. */
-		if (scheme_len(backing) && !is_remote(backing))
-			return -EPERM;
+		/* A URI stands alone: whether it may be opened is svc_open_backing's call. */
 		if (!scheme_len(backing))
 			return resolve_remote(base, backing, out, len);
 	} else if (backing[0] != '/' && !scheme_len(backing)) {
@@ -779,6 +919,29 @@ static int svc_codec(struct vdisk_source *src, const char *name, const struct vd
 	return 0;
 }
 
+/*
+ * A remote image's backing file must be on the image's own origin: an
+ * image from one server could otherwise make vdisk read another server
+ * (a request forgery, or plain http under an https image), log in over
+ * ssh with the user's keys, or read a local file into the output. -o
+ * backing_origin=any lifts this for a user who trusts the image. A local
+ * image may name a remote backing file: the user put it on the machine.
+ */
+static int check_origin(struct vdisk_host *h, const char *base, const char *path, struct vdisk_err *err)
+{
+	const char *allow = option_value(h, "backing_origin");
+	if (!is_remote(base) || same_origin(base, path) || (allow && !strcmp(allow, "any")))
+		return 0;
+	struct origin b, p;
+	origin_of(base, &b);
+	origin_of(path, &p);
+	return fail(err, -EPERM,
+		    "backing file %.100s refused: it is %s%.*s, not on its image's origin %.*s "
+		    "(-o backing_origin=any allows it)",
+		    path, p.scheme ? "on " : "a local file", p.scheme ? (int)MIN(p.shown, 64) : 0,
+		    path, (int)MIN(b.shown, 64), base);
+}
+
 static int svc_open_backing(struct vdisk_source *src, const char *backing, const char *format,
 			    unsigned depth, struct vdisk_image **image, struct vdisk_err *err)
 {
@@ -790,10 +953,6 @@ static int svc_open_backing(struct vdisk_source *src, const char *backing, const
 	struct vdisk_host *h = host_of(src->svc);
 	const char *base = src->name ? src->name : "";
 	int r = resolve_backing(base, backing, path, sizeof path);
-	if (r == -EPERM)
-		return fail(err, -EPERM,
-			    "backing file %.80s: a remote image cannot name a local file",
-			    backing);
 	if (r < 0)
 		return fail(err, -ENAMETOOLONG, "backing file name %.80s...: too long", backing);
 	if (!h->follow_backing) {
@@ -805,6 +964,9 @@ static int svc_open_backing(struct vdisk_source *src, const char *backing, const
 		*image = img;
 		return 0;
 	}
+	r = check_origin(h, base, path, err);
+	if (r < 0)
+		return r;
 	return open_image(h, path, format, depth, path, image, err);
 }
 

@@ -129,9 +129,11 @@ void image_close(struct vdisk_image *img);
  * is: relative names are relative to base's directory. In a remote image
  * (a URI a protocol module reads), every name without a scheme is on the
  * same server: relative to the image's directory, or from the server's
- * root when absolute, percent-encoded. Returns 0, -ENAMETOOLONG when it
- * does not fit in len bytes, or -EPERM when a remote image names a local
- * file (file://...), which vdisk never opens for it.
+ * root when absolute, percent-encoded; a URI is itself. Returns 0, or
+ * -ENAMETOOLONG when it does not fit in len bytes. Whether it may be
+ * opened is another matter: open_backing refuses a remote image's backing
+ * file on another origin (scheme, user, host, port), a local file
+ * included, unless -o backing_origin=any.
  */
 int resolve_backing(const char *base, const char *backing, char *out, size_t len);
 

@@ -6,7 +6,11 @@
 # temporary directory, stopped on exit): every format over http and https
 # reads the same bytes as the local file, `info` on a 256 MiB qcow2 takes
 # few requests (counted in nginx's access log), every error is provoked for
-# real, and the dynamic loader maps libcurl only for a URL (LD_DEBUG=files).
+# real, a backing file on another origin (another port, scheme, host name or
+# protocol) is refused unless -o backing_origin=any and never gets the
+# options given for the image's server, a server that trickles bytes is
+# given up on within the documented bounds, and the dynamic loader maps
+# libcurl only for a URL (LD_DEBUG=files).
 #
 #   VDISK=/path/to/vdisk [VDISK_MODE=lazy|builtin|eager|dlopen-all] test-http.sh
 #
@@ -21,12 +25,15 @@ if [ -z "${VDISK:-}" ]; then
 	exit 2
 fi
 case $VDISK in /*) ;; *) VDISK=$PWD/$VDISK ;; esac
+HERE=$(cd "$(dirname "$0")" && pwd) # listener.py's directory
 MODE=${VDISK_MODE:-$("$VDISK" --version | sed -n 's/.*modules: \([a-z-]*\).*/\1/p')}
 T=$(mktemp -d)
 NGINX_PID=
 SLOW_PID=
 HOSTILE_PID=
+LISTEN_PID=
 cleanup() {
+	[ -n "$LISTEN_PID" ] && kill "$LISTEN_PID" 2>/dev/null # not this shell's child
 	[ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null && wait "$NGINX_PID" 2>/dev/null
 	[ -n "$SLOW_PID" ] && kill "$SLOW_PID" 2>/dev/null && wait "$SLOW_PID" 2>/dev/null
 	[ -n "$HOSTILE_PID" ] && kill "$HOSTILE_PID" 2>/dev/null && wait "$HOSTILE_PID" 2>/dev/null
@@ -152,6 +159,10 @@ if ! {
 			>server.ext &&
 		openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
 			-extfile server.ext -out server.pem
+	# A second server whose certificate signs itself: no -o cacert trusts it.
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+		-subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" \
+		-keyout self.key -out self.pem
 } >openssl.log 2>&1; then
 	bail "making a CA and a server certificate with openssl" "$(tail -3 openssl.log)"
 fi
@@ -172,6 +183,7 @@ done
 start_nginx() {
 	HTTP_PORT=$(free_port)
 	HTTPS_PORT=$(free_port)
+	SELF_PORT=$(free_port)
 	cat >nginx.conf <<EOF
 # One process, in the foreground, as the user running the test.
 daemon off;
@@ -213,12 +225,18 @@ http {
 		ssl_certificate_key $T/server.key;
 		root $T/www;
 	}
+	server {
+		listen 127.0.0.1:$SELF_PORT ssl;
+		ssl_certificate $T/self.pem;
+		ssl_certificate_key $T/self.key;
+		root $T/www;
+	}
 }
 EOF
 	# timeout: a server outlives no test, even one killed without its trap.
 	timeout 900 "$NGINX" -p "$T" -c "$T/nginx.conf" -e "$T/error.log" >nginx.out 2>&1 &
 	NGINX_PID=$!
-	if wait_port "$HTTP_PORT" && wait_port "$HTTPS_PORT"; then
+	if wait_port "$HTTP_PORT" && wait_port "$HTTPS_PORT" && wait_port "$SELF_PORT"; then
 		return 0
 	fi
 	kill "$NGINX_PID" 2>/dev/null
@@ -232,7 +250,7 @@ for _ in 1 2 3; do
 	start_nginx && started=1 && break
 done
 [ -n "$started" ] || bail "nginx starts on 127.0.0.1" "$(tail -3 error.log nginx.out 2>/dev/null)"
-pass "nginx serves http on port $HTTP_PORT and https on port $HTTPS_PORT"
+pass "nginx serves http on port $HTTP_PORT and https on ports $HTTPS_PORT and $SELF_PORT"
 H=http://127.0.0.1:$HTTP_PORT
 S=https://127.0.0.1:$HTTPS_PORT
 CA=(-o "cacert=$T/ca.pem")
@@ -262,13 +280,81 @@ check "... resolved against the image's URI" $? "$(cat out.txt)"
 same "an absolute backing name in a remote image is on the server" "$H/sub/abs.qcow2" \
 	www/base.qcow2
 status "a remote image naming a local backing file is refused" 1 \
-	"file:///etc/hostname: a remote image cannot name a local file" \
+	"backing file file:///etc/hostname refused: it is a local file, not on its image's origin $H " \
 	convert "$H/sub/local.qcow2" out.raw
 status "a vmdk descriptor naming extent files is refused over http, saying why" 1 \
 	"only supported for local images" convert "$H/flat.vmdk" out.raw
 status "probe over http" 0 "" probe "$H/img.qcow2"
 grep -q '^qcow2 ' out.txt
 check "... finds qcow2" $? "$(cat out.txt)"
+
+# ---- backing files stay on their image's origin ---------------------------------------------
+
+# Requests nginx logged for PATH since line $1 of its access log.
+asked_for() { # FROM PATH
+	tail -n "+$(($1 + 1))" access.log | grep -c " $2 "
+}
+# Every connection to this port is a line in listen.log: it stands for an
+# sshd, and shows whether vdisk tried to log in at all.
+LISTEN_PORT=$(free_port)
+LISTEN_PID=$(python3 "$HERE/listener.py" "$LISTEN_PORT" "$T/listen.log" 2>listen.err) ||
+	fail "a listener standing for an sshd starts" "$(cat listen.err)"
+
+mkdir -p www/cross
+mk_overlay() { # NAME BACKING-URI
+	qemu-img create -q -f qcow2 -u -b "$2" -F qcow2 "www/cross/$1" 64M
+}
+mk_overlay to-http.qcow2 "$H/base.qcow2"
+mk_overlay to-self.qcow2 "https://127.0.0.1:$SELF_PORT/base.qcow2"
+mk_overlay to-localhost.qcow2 "https://localhost:$HTTPS_PORT/base.qcow2"
+mk_overlay to-sftp.qcow2 "sftp://root@127.0.0.1:$LISTEN_PORT/srv/base.qcow2"
+mk_overlay to-port.qcow2 "http://127.0.0.1:$SELF_PORT/base.qcow2"
+mk_overlay same-spelt.qcow2 "https://LOCALHOST:$HTTPS_PORT/base.qcow2"
+
+from=$(requests)
+status "https image, http backing on another port: refused, naming both origins" 1 \
+	"backing file $H/base\\.qcow2 refused: it is on $H, not on its image's origin $S .*backing_origin=any" \
+	convert "${CA[@]}" "$S/cross/to-http.qcow2" out.raw
+[ "$(asked_for "$from" /base.qcow2)" -eq 0 ]
+check "... and never asked for" $? "$(tail -n 3 access.log)"
+from=$(requests)
+same "... read with -o backing_origin=any" "$S/cross/to-http.qcow2" www/base.qcow2 "${CA[@]}" \
+	-o backing_origin=any
+[ "$(asked_for "$from" /base.qcow2)" -ge 1 ]
+check "... from the other server" $?
+status "http image, another port (https): refused" 1 \
+	"refused: it is on http://127\\.0\\.0\\.1:$SELF_PORT, not on its image's origin $H " \
+	convert "$H/cross/to-port.qcow2" out.raw
+status "info names a refused backing file without opening it" 0 "" info "${CA[@]}" \
+	"$S/cross/to-http.qcow2"
+grep -qF "backing file: $H/base.qcow2" out.txt
+check "... as recorded" $? "$(cat out.txt)"
+same "a host name in capitals is the same origin, and gets -o cacert" \
+	"https://localhost:$HTTPS_PORT/cross/same-spelt.qcow2" www/base.qcow2 "${CA[@]}"
+
+status "http image, sftp backing: refused" 1 \
+	"refused: it is on sftp://root@127\\.0\\.0\\.1:$LISTEN_PORT, not on its image's origin $H " \
+	convert "$H/cross/to-sftp.qcow2" out.raw
+[ ! -s listen.log ]
+check "... without connecting to the ssh port" $? "$(cat listen.log)"
+status "... with -o backing_origin=any it is tried" 1 "sftp://root@127" \
+	convert -o backing_origin=any -o connect_timeout=5 "$H/cross/to-sftp.qcow2" out.raw
+[ -s listen.log ]
+check "... and the listener sees that connection: its silence above means something" $?
+
+# Options that trust a server are the image's origin's alone.
+same "the self-signed server with -o sslverify=off" "https://127.0.0.1:$SELF_PORT/base.qcow2" \
+	www/base.qcow2 -o sslverify=off
+status "-o sslverify=off is not given to a backing file on another port" 1 \
+	"https://127\\.0\\.0\\.1:$SELF_PORT/base\\.qcow2: TLS certificate not trusted" \
+	convert -o sslverify=off -o backing_origin=any "$S/cross/to-self.qcow2" out.raw
+status "-o cacert is not given to a backing file on another host name" 1 \
+	"https://localhost:$HTTPS_PORT/base\\.qcow2: TLS certificate not trusted" \
+	convert "${CA[@]}" -o backing_origin=any "$S/cross/to-localhost.qcow2" out.raw
+status "a bad -o backing_origin" 2 "backing_origin: bad value" \
+	info -o backing_origin=some "$H/img.qcow2"
+status "-o backing_origin with a local image is no usage error" 0 "" \
+	info -o backing_origin=same www/img.qcow2
 
 # ---- few requests: the read cache and read-ahead ------------------------------------------
 
@@ -339,7 +425,7 @@ fi
 # A hostile server: answers that lie about their ranges, sizes and bodies.
 HOSTILE_PORT=$(free_port)
 cat >hostile.py <<'EOF'
-import http.server, re, sys
+import http.server, re, sys, time
 
 TOTAL = 1 << 20
 
@@ -373,6 +459,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
             cr = "bytes %d-%d/99999999999999999999" % (a, b)
         elif case == "junk":
             cr = "bytes %d-%d/%dx" % (a, b, TOTAL)
+        elif case == "trickle":
+            # The headers at once, then the body at 2 bytes a second.
+            self.send_response(206)
+            self.send_header("Content-Range", cr)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.flush()
+            try:
+                for i in range(0, len(body), 2):
+                    self.wfile.write(body[i:i + 2])
+                    self.wfile.flush()
+                    time.sleep(1)
+            except OSError:
+                pass
+            return
         self.send_response(206)
         if cr:
             self.send_header("Content-Range", cr)
@@ -399,6 +500,20 @@ if wait_port "$HOSTILE_PORT"; then
 		info -f raw "$X/short.raw"
 	status "hostile: a total of 20 digits" 1 "malformed Content-Range" info -f raw "$X/huge.raw"
 	status "hostile: junk after the total" 1 "malformed Content-Range" info -f raw "$X/junk.raw"
+	# The first request, of 256 KiB, would take 36 hours at this pace.
+	t0=$(date +%s)
+	status "a server trickling 2 bytes a second, -o timeout=3: given up on" 1 \
+		"timed out: a request takes at most 3 s \\(-o timeout=S\\)" \
+		info -o timeout=3 "$X/trickle.qcow2"
+	t=$(($(date +%s) - t0))
+	[ "$t" -le 10 ]
+	check "... within seconds ($t s)" $?
+	t0=$(date +%s)
+	status "... without -o timeout: a stall, after the default 20 s" 1 \
+		"the server stalled: under 1024 bytes/s for 20 s" info "$X/trickle.qcow2"
+	t=$(($(date +%s) - t0))
+	[ "$t" -ge 19 ] && [ "$t" -le 35 ]
+	check "... about 20 s ($t s)" $?
 else
 	fail "a hostile server for the checks of answers starts" "$(cat hostile.log)"
 fi
@@ -420,7 +535,8 @@ status "a protocol option given for a local file" 2 "does not apply to local fil
 status "--option=KEY=VALUE, the long form" 0 "" info --option=timeout=30 "$H/img.qcow2"
 status "--help documents -o and its keys" 0 "" --help
 missing=
-for w in -o sslverify cacert timeout connect_timeout identity known_hosts host_key_check; do
+for w in -o sslverify cacert timeout connect_timeout identity known_hosts host_key_check \
+	backing_origin; do
 	grep -qw -- "$w" out.txt || missing+=" $w"
 done
 [ -z "$missing" ]

@@ -6,8 +6,11 @@
 # and configuration in a temporary directory, stopped on exit): every format
 # over sftp:// and ssh:// reads the same bytes as the local file, host keys
 # are checked, authentication failures and missing files are errors that
-# say so, and the dynamic loader maps libssh only for an sftp URI
-# (LD_DEBUG=files).
+# say so, a backing file on another origin (another user, or http) is
+# refused without connecting unless -o backing_origin=any and never gets
+# the image's trust options, a server that stops answering mid-read or
+# mid-login is given up on within -o timeout, and the dynamic loader maps
+# libssh only for an sftp URI (LD_DEBUG=files).
 #
 #   VDISK=/path/to/vdisk [VDISK_MODE=lazy|builtin|eager|dlopen-all] test-sftp.sh
 #
@@ -24,11 +27,16 @@ if [ -z "${VDISK:-}" ]; then
 	exit 2
 fi
 case $VDISK in /*) ;; *) VDISK=$PWD/$VDISK ;; esac
+HERE=$(cd "$(dirname "$0")" && pwd) # listener.py's directory
 MODE=${VDISK_MODE:-$("$VDISK" --version | sed -n 's/.*modules: \([a-z-]*\).*/\1/p')}
 T=$(mktemp -d)
 SSHD_PID=
 AGENT_PID=
+LISTEN_PID=
+STALL_PIDS=()
 cleanup() {
+	[ -n "$LISTEN_PID" ] && kill "$LISTEN_PID" 2>/dev/null # not this shell's child
+	for p in "${STALL_PIDS[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
 	[ -n "$SSHD_PID" ] && kill "$SSHD_PID" 2>/dev/null && wait "$SSHD_PID" 2>/dev/null
 	[ -n "$AGENT_PID" ] && kill "$AGENT_PID" 2>/dev/null
 	rm -rf "$T"
@@ -244,6 +252,103 @@ status "an http option given for sftp" 2 "sslverify does not apply to sftp://" \
 	info -o sslverify=off "$U/img.qcow2"
 status "a bad host_key_check value" 2 "host_key_check: bad value" \
 	info -o host_key_check=maybe "$U/img.qcow2"
+
+# ---- backing files stay on their image's origin ---------------------------------------------
+
+# Every connection to this port is a line in listen.log: it stands for a
+# web server, and shows whether vdisk connected at all.
+LISTEN_PORT=$(free_port)
+LISTEN_PID=$(python3 "$HERE/listener.py" "$LISTEN_PORT" "$T/listen.log" 2>listen.err) ||
+	fail "a listener standing for a web server starts" "$(cat listen.err)"
+
+mkdir -p www/cross
+qemu-img create -q -f qcow2 -u -b "sftp://nobody@127.0.0.1:$PORT$T/www/base.qcow2" -F qcow2 \
+	www/cross/to-user.qcow2 64M
+qemu-img create -q -f qcow2 -u -b "http://127.0.0.1:$LISTEN_PORT/base.qcow2" -F qcow2 \
+	www/cross/to-http.qcow2 64M
+# sshd logs each connection it accepts (LogLevel VERBOSE).
+connections() {
+	grep -c "Connection from 127.0.0.1" sshd.log
+}
+
+before=$(connections)
+status "sftp image, backing on the same server as another user: refused, naming both" 1 \
+	"refused: it is on sftp://nobody@127\\.0\\.0\\.1:$PORT, not on its image's origin sftp://$USER_NAME@127\\.0\\.0\\.1:$PORT " \
+	convert "${OPTS[@]}" "$U/cross/to-user.qcow2" out.raw
+[ $(($(connections) - before)) -eq 1 ]
+check "... with no second connection to sshd" $? "$(tail -5 sshd.log)"
+status "-o host_key_check=no and known_hosts are not given to a backing on another origin" 1 \
+	"nobody@127\\.0\\.0\\.1:$PORT$T/www/base\\.qcow2: unknown host key of 127\\.0\\.0\\.1 port $PORT" \
+	convert "${OPTS[@]}" -o host_key_check=no -o backing_origin=any "$U/cross/to-user.qcow2" \
+	out.raw
+status "sftp image, http backing: refused" 1 \
+	"refused: it is on http://127\\.0\\.0\\.1:$LISTEN_PORT, not on its image's origin sftp://" \
+	convert "${OPTS[@]}" "$U/cross/to-http.qcow2" out.raw
+[ ! -s listen.log ]
+check "... without connecting to the web server" $? "$(cat listen.log)"
+status "... with -o backing_origin=any it is tried" 1 "http://127\\.0\\.0\\.1:$LISTEN_PORT/base" \
+	convert "${OPTS[@]}" -o backing_origin=any "$U/cross/to-http.qcow2" out.raw
+[ -s listen.log ]
+check "... and the listener sees that connection: its silence above means something" $?
+
+# ---- a server that stops answering ---------------------------------------------------------
+
+# A relay to sshd that passes the server's first LIMIT bytes, then nothing,
+# keeping both connections open: a server that hangs mid-answer.
+cat >stall.py <<'EOF'
+import socket, sys, threading
+
+port, target, limit = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", port))
+s.listen(8)
+
+
+def pump(a, b, cap):
+    sent = 0
+    try:
+        while True:
+            d = a.recv(65536)
+            if not d:
+                break
+            if cap is not None:
+                d = d[: max(0, cap - sent)]
+            sent += len(d)
+            if d:
+                b.sendall(d)
+    except OSError:
+        pass
+
+
+while True:
+    c, _ = s.accept()
+    u = socket.create_connection(("127.0.0.1", target))
+    threading.Thread(target=pump, args=(c, u, None), daemon=True).start()
+    threading.Thread(target=pump, args=(u, c, limit), daemon=True).start()
+EOF
+stalled() { # NAME LIMIT PATTERN: info through a relay that stops after LIMIT bytes
+	local p t0 t
+	p=$(free_port)
+	timeout 120 python3 stall.py "$p" "$PORT" "$2" 2>>stall.log &
+	STALL_PIDS+=($!)
+	if ! wait_port "$p"; then
+		fail "$1" "the relay did not start: $(tail -3 stall.log)"
+		return
+	fi
+	t0=$(date +%s)
+	status "$1" 1 "$3" info -o "identity=$T/id_user" -o host_key_check=no -o timeout=3 \
+		"sftp://$USER_NAME@127.0.0.1:$p$T/www/img.qcow2"
+	t=$(($(date +%s) - t0))
+	[ "$t" -le 12 ]
+	check "... given up on within -o timeout=3 ($t s)" $?
+}
+# The first read asks for 256 KiB: the relay stops within it.
+stalled "a server that stops mid-read" 65536 \
+	"timed out: no complete answer to a read within 3 s \\(-o timeout=S\\)"
+# The key exchange and the login take some 3-4 KiB.
+stalled "a server that stops mid-login" 1500 \
+	"timed out: logging in and opening the file took over 3 s \\(-o timeout=S\\)"
 
 # ---- which libraries the loader maps -------------------------------------------------------
 

@@ -21,7 +21,8 @@
  * message is reduced to printable ASCII.
  *
  * Options (-o KEY=VALUE): sslverify=on|off, cacert=PATH, timeout=S,
- * connect_timeout=S.
+ * connect_timeout=S. Every request is bounded in time: a stalled or
+ * trickling server is an error, never a hang.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -41,8 +42,18 @@
 /* Redirects followed per request; more is an error (a loop, most likely). */
 #define MAX_REDIRS 8
 #define DEFAULT_CONNECT_TIMEOUT 30L
-/* Without -o timeout, a request that moves no byte for this long fails. */
-#define STALL_SECONDS 60L
+/*
+ * The longest time one request may take without -o timeout: a request
+ * reads at most RC_MAX_WINDOW bytes (RC_DIRECT_MAX for reads that large),
+ * so this asks for about 35 KiB/s of a 4 MiB window. A server that sends
+ * 2 bytes a second would otherwise hold vdisk for days.
+ */
+#define DEFAULT_TIMEOUT 120L
+/* Without -o timeout, a request slower than STALL_RATE bytes a second for
+ * STALL_SECONDS fails before DEFAULT_TIMEOUT: a stalled server is
+ * reported in seconds, not minutes. */
+#define STALL_RATE 1024L
+#define STALL_SECONDS 20L
 /* Longest URI taken: far beyond any real one, and it bounds every copy. */
 #define MAX_URI 8192
 /* Longest -o timeout / connect_timeout: a day. */
@@ -85,6 +96,7 @@ struct http {
 	bool verify;
 	char *cacert;
 	long timeout, connect_timeout;
+	bool timeout_given; /* -o timeout: no stall bound, only timeout */
 };
 
 static int http_init(const void *host)
@@ -276,9 +288,16 @@ static int transfer_error(struct http *h, CURLcode res, struct vdisk_err *err)
 				  "cannot use the CA certificates of -o cacert=%.100s (%s)",
 				  h->cacert ? h->cacert : "", detail);
 	case CURLE_OPERATION_TIMEDOUT:
+		/* curl says which bound struck; the message says where to change it. */
+		if (!h->timeout_given && strstr(detail, "too slow"))
+			return vdisk_fail(err, -ETIMEDOUT,
+					  "the server stalled: under %ld bytes/s for %ld s (%s); "
+					  "-o timeout=S bounds each request by its whole time instead",
+					  STALL_RATE, STALL_SECONDS, detail);
 		return vdisk_fail(err, -ETIMEDOUT,
-				  "timed out (%s); see -o timeout=S and -o connect_timeout=S",
-				  detail);
+				  "timed out: a request takes at most %ld s (-o timeout=S), "
+				  "connecting %ld s (-o connect_timeout=S) (%s)",
+				  h->timeout, h->connect_timeout, detail);
 	case CURLE_TOO_MANY_REDIRECTS:
 		return vdisk_fail(err, -ELOOP, "more than %d redirects", MAX_REDIRS);
 	case CURLE_WRITE_ERROR:
@@ -467,6 +486,7 @@ static int parse_options(struct http *h, const char *const *options, struct vdis
 			if (!(h->cacert = strdup(v)))
 				return vdisk_fail(err, -ENOMEM, "out of memory");
 		} else if (KEY("timeout") && parse_seconds(v, &h->timeout)) {
+			h->timeout_given = true;
 		} else if (KEY("connect_timeout") && parse_seconds(v, &h->connect_timeout)) {
 		} else {
 			return vdisk_fail(err, -EINVAL, "option %.*s is not one of http's", 80, *o);
@@ -509,10 +529,9 @@ static int setup(struct http *h, struct vdisk_err *err)
 	if (h->cacert)
 		SET(CURLOPT_CAINFO, h->cacert);
 	SET(CURLOPT_CONNECTTIMEOUT, h->connect_timeout);
-	if (h->timeout) {
-		SET(CURLOPT_TIMEOUT, h->timeout);
-	} else {
-		SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
+	SET(CURLOPT_TIMEOUT, h->timeout);
+	if (!h->timeout_given) {
+		SET(CURLOPT_LOW_SPEED_LIMIT, STALL_RATE);
 		SET(CURLOPT_LOW_SPEED_TIME, STALL_SECONDS);
 	}
 #undef SET
@@ -540,6 +559,7 @@ static int http_open(const char *uri, const char *const *options, struct vdisk_s
 		return vdisk_fail(err, -ENOMEM, "out of memory");
 	h->verify = true;
 	h->connect_timeout = DEFAULT_CONNECT_TIMEOUT;
+	h->timeout = DEFAULT_TIMEOUT;
 	h->https = !strncasecmp(uri, "https:", 6);
 	int r = -ENOMEM;
 	unsigned char *first = NULL;

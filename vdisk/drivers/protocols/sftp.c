@@ -22,15 +22,25 @@
  *
  * Options (-o KEY=VALUE): identity=PATH, known_hosts=PATH,
  * host_key_check=yes|no, timeout=S, connect_timeout=S.
+ *
+ * Time is bounded: connecting by connect_timeout, and logging in, opening
+ * the file and each read by timeout. libssh's own timeout cannot do the
+ * latter: its SFTP layer waits again after each timed-out wait for a
+ * packet, so a server that stops answering mid-packet would hold vdisk for
+ * ever. A watchdog thread per source therefore shuts the connection's
+ * socket down when a deadline passes, which makes the waiting call fail.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <libssh/libssh.h>
 #include <libssh/sftp.h>
@@ -42,8 +52,9 @@
 #include "cache.h"
 
 #define DEFAULT_CONNECT_TIMEOUT 30L
-/* Without -o timeout, a server that answers nothing for this long fails the read. */
-#define DEFAULT_TIMEOUT 60L
+/* Without -o timeout, the longest a read (at most 16 MiB: the read cache's
+ * largest) or the login and open may take. */
+#define DEFAULT_TIMEOUT 120L
 #define MAX_SECONDS 86400L
 #define MAX_URI 8192
 /* Bytes asked per read request: what servers commonly answer in full (OpenSSH's
@@ -55,6 +66,21 @@
 #define READ_DEPTH 16
 
 static bool initialised; /* ssh_init done */
+
+/*
+ * A deadline on the calls into libssh: while armed, the thread shuts the
+ * socket down once the deadline passes. fired stays set: the session is
+ * unusable from then on.
+ */
+struct watchdog {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool running; /* thread, lock and cond exist */
+	bool quit, armed, fired;
+	struct timespec deadline; /* CLOCK_MONOTONIC */
+	int fd;
+};
 
 struct sftp_src {
 	struct vdisk_source src;
@@ -74,6 +100,7 @@ struct sftp_src {
 	char *known_hosts;
 	bool check_host_key;
 	long timeout, connect_timeout;
+	struct watchdog dog;
 };
 
 static int sftp_mod_init(const void *host)
@@ -238,6 +265,95 @@ static int parse_options(struct sftp_src *s, const char *const *options, struct 
 	return 0;
 }
 
+/* ---- the watchdog ------------------------------------------------------------------------ */
+
+static void *watch(void *arg)
+{
+	struct watchdog *w = arg;
+	pthread_mutex_lock(&w->lock);
+	while (!w->quit) {
+		if (!w->armed) {
+			pthread_cond_wait(&w->cond, &w->lock);
+			continue;
+		}
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec > w->deadline.tv_sec ||
+		    (now.tv_sec == w->deadline.tv_sec && now.tv_nsec >= w->deadline.tv_nsec)) {
+			/* Any read or poll on the socket now returns at once. */
+			shutdown(w->fd, SHUT_RDWR);
+			w->fired = true;
+			w->armed = false;
+			continue;
+		}
+		pthread_cond_timedwait(&w->cond, &w->lock, &w->deadline);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+/* Starts the thread; 0 or a negative errno value. */
+static int watchdog_start(struct watchdog *w, struct vdisk_err *err)
+{
+	pthread_condattr_t attr;
+	int r = pthread_condattr_init(&attr);
+	if (!r) {
+		r = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+		if (!r)
+			r = pthread_cond_init(&w->cond, &attr);
+		pthread_condattr_destroy(&attr);
+	}
+	if (r)
+		return vdisk_fail(err, -r, "cannot start a watchdog: %s", strerror(r));
+	if ((r = pthread_mutex_init(&w->lock, NULL))) {
+		pthread_cond_destroy(&w->cond);
+		return vdisk_fail(err, -r, "cannot start a watchdog: %s", strerror(r));
+	}
+	if ((r = pthread_create(&w->thread, NULL, watch, w))) {
+		pthread_mutex_destroy(&w->lock);
+		pthread_cond_destroy(&w->cond);
+		return vdisk_fail(err, -r, "cannot start a watchdog thread: %s", strerror(r));
+	}
+	w->running = true;
+	return 0;
+}
+
+static void watchdog_stop(struct watchdog *w)
+{
+	if (!w->running)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->quit = true;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	pthread_mutex_destroy(&w->lock);
+	pthread_cond_destroy(&w->cond);
+	w->running = false;
+}
+
+/* From now on, the socket fd is shut down unless disarmed within `seconds`. */
+static void watchdog_arm(struct watchdog *w, int fd, long seconds)
+{
+	pthread_mutex_lock(&w->lock);
+	clock_gettime(CLOCK_MONOTONIC, &w->deadline);
+	w->deadline.tv_sec += seconds;
+	w->fd = fd;
+	w->armed = !w->fired;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* Whether the deadline struck (now or before): then what libssh says is its consequence. */
+static bool watchdog_disarm(struct watchdog *w)
+{
+	pthread_mutex_lock(&w->lock);
+	w->armed = false;
+	bool fired = w->fired;
+	pthread_mutex_unlock(&w->lock);
+	return fired;
+}
+
 /* ---- connecting ------------------------------------------------------------------------- */
 
 /* "HOST port N" for messages. */
@@ -365,7 +481,12 @@ static int connect_session(struct sftp_src *s, struct vdisk_err *err)
 	if (ssh_connect(s->ssh) != SSH_OK)
 		return vdisk_fail(err, -ECONNREFUSED, "cannot connect to %s: %s", at,
 				  ssh_why(s, why, sizeof why));
-	int r = s->check_host_key ? check_host_key(s, err) : 0;
+	/* Logging in and opening the file: disarmed by sftp_src_open. */
+	int r = watchdog_start(&s->dog, err);
+	if (r < 0)
+		return r;
+	watchdog_arm(&s->dog, ssh_get_fd(s->ssh), s->timeout);
+	r = s->check_host_key ? check_host_key(s, err) : 0;
 	if (r < 0)
 		return r;
 	if ((r = authenticate(s, err)) < 0)
@@ -412,11 +533,31 @@ static int open_file(struct sftp_src *s, struct vdisk_err *err)
 
 /* ---- reading ------------------------------------------------------------------------------- */
 
-/* Tells the host why a read fails: "WHAT: DETAIL" (detail may be NULL). */
+/* Whether the watchdog shut the connection down. */
+static bool timed_out(struct sftp_src *s)
+{
+	if (!s->dog.running)
+		return false;
+	pthread_mutex_lock(&s->dog.lock);
+	bool fired = s->dog.fired;
+	pthread_mutex_unlock(&s->dog.lock);
+	return fired;
+}
+
+/*
+ * Tells the host why a read fails: "WHAT: DETAIL" (detail may be NULL).
+ * After a timeout, libssh's error is its consequence: the timeout is said.
+ */
 static void report(struct sftp_src *s, const char *what, const char *detail)
 {
 	char msg[VDISK_ERRLEN];
-	snprintf(msg, sizeof msg, "%s%s%s", what, detail ? ": " : "", detail ? detail : "");
+	if (timed_out(s))
+		snprintf(msg, sizeof msg,
+			 "timed out: no complete answer to a read within %ld s (-o timeout=S)",
+			 s->timeout);
+	else
+		snprintf(msg, sizeof msg, "%s%s%s", what, detail ? ": " : "",
+			 detail ? detail : "");
 	if (s->src.svc)
 		s->src.svc->source_error(&s->src, msg);
 }
@@ -465,9 +606,8 @@ static int read_sync(struct sftp_src *s, unsigned char *p, size_t len, uint64_t 
  * a request with fewer bytes than asked; the rest of that range is then
  * read synchronously, and later requests are made that small.
  */
-static int sftp_fetch(void *opaque, void *buf, size_t len, uint64_t off)
+static int fetch(struct sftp_src *s, void *buf, size_t len, uint64_t off)
 {
-	struct sftp_src *s = opaque;
 	unsigned char *p = buf;
 	struct {
 		uint32_t id;
@@ -534,6 +674,19 @@ static int sftp_fetch(void *opaque, void *buf, size_t len, uint64_t off)
 
 #pragma GCC diagnostic pop
 
+/* The cache's fetch: fetch(), within the bound of -o timeout. */
+static int sftp_fetch(void *opaque, void *buf, size_t len, uint64_t off)
+{
+	struct sftp_src *s = opaque;
+	watchdog_arm(&s->dog, ssh_get_fd(s->ssh), s->timeout);
+	int r = fetch(s, buf, len, off);
+	if (watchdog_disarm(&s->dog)) {
+		report(s, "timed out", NULL);
+		return -ETIMEDOUT;
+	}
+	return r;
+}
+
 static int sftp_src_pread(struct vdisk_source *src, void *buf, size_t len, uint64_t off)
 {
 	struct sftp_src *s = (struct sftp_src *)((char *)src - offsetof(struct sftp_src, src));
@@ -547,6 +700,7 @@ static void sftp_src_close(struct vdisk_source *src)
 	if (!src)
 		return;
 	struct sftp_src *s = (struct sftp_src *)((char *)src - offsetof(struct sftp_src, src));
+	watchdog_stop(&s->dog);
 	if (s->file)
 		sftp_close(s->file);
 	if (s->sftp)
@@ -585,8 +739,15 @@ static int sftp_src_open(const char *uri, const char *const *options, struct vdi
 		goto fail;
 	}
 	s->src.name = s->name;
-	if ((r = parse_uri(s, uri, err)) < 0 || (r = parse_options(s, options, err)) < 0 ||
-	    (r = connect_session(s, err)) < 0 || (r = open_file(s, err)) < 0)
+	if ((r = parse_uri(s, uri, err)) == 0 && (r = parse_options(s, options, err)) == 0 &&
+	    (r = connect_session(s, err)) == 0)
+		r = open_file(s, err);
+	if (s->dog.running && watchdog_disarm(&s->dog))
+		r = vdisk_fail(err, -ETIMEDOUT,
+			       "timed out: logging in and opening the file took over %ld s (-o "
+			       "timeout=S)",
+			       s->timeout);
+	if (r < 0)
 		goto fail;
 	rc_init(&s->cache, sftp_fetch, s, s->src.size);
 	*out = &s->src;
