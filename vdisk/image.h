@@ -84,8 +84,11 @@ struct source {
  * and the value well-formed; -EINVAL otherwise, with err saying why (a
  * usage error). host_check_options, once the context exists, checks that
  * the protocol of image `name` takes every option given (it loads nothing);
- * -EINVAL otherwise. Each remote source opened, backing files included,
- * gets the options its protocol takes.
+ * -EINVAL otherwise; vdisk's own options (backing_origin) apply to any
+ * image. Each remote source opened gets the options its protocol takes,
+ * except that a backing file off the user's image's origin gets none of
+ * those that make vdisk trust a server (sslverify, cacert, identity,
+ * known_hosts, host_key_check).
  */
 int host_add_option(struct vdisk_host *h, const char *kv, struct vdisk_err *err);
 int host_check_options(struct vdisk_host *h, const char *name, struct vdisk_err *err);
