@@ -48,6 +48,8 @@ struct source {
 	dev_t dev;			     /* local only */
 	ino_t ino;
 	uint64_t allocated;		     /* st_blocks * 512; UINT64_MAX when unknown */
+	struct meta_budget *budget;	     /* its chain's; a reference, NULL until opened */
+	uint64_t reserved;		     /* bytes its driver took from the budget */
 	/* The built-in "file" protocol. */
 	struct vdisk_source file;
 	int fd;
@@ -71,6 +73,16 @@ int host_check_options(const char *name, struct vdisk_err *err);
  * is pending. Taking it clears it.
  */
 const char *host_take_source_error(void);
+
+/*
+ * The metadata memory of one image the user named and its backing chain:
+ * drivers take bytes with the meta_reserve service, sources give them back
+ * when they close. Reference-counted by the sources that draw on it.
+ */
+struct meta_budget {
+	uint64_t limit, used;
+	unsigned refs;
+};
 
 int source_open(const char *name, struct source **out, struct vdisk_err *err);
 void source_close(struct source *s);

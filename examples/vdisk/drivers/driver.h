@@ -8,6 +8,7 @@
 #define VDISK_DRIVER_H
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -63,6 +64,20 @@ static inline void vdisk_add_kv(struct vdisk_info *info, const char *key, const 
 	snprintf(kv->key, sizeof kv->key, "%s", key);
 	snprintf(kv->value, sizeof kv->value, "%s", value);
 	kv->is_number = is_number;
+}
+
+/*
+ * Takes bytes from the metadata budget that src's image shares with its
+ * backing chain (see meta_reserve in vdisk.h); 0 when the host has no
+ * budget to offer (an older host: the driver's own limits then apply).
+ */
+static inline int vdisk_meta_reserve(const struct vdisk_services *svc, struct vdisk_source *src,
+				     uint64_t bytes, struct vdisk_err *err)
+{
+	if (!svc || svc->size < offsetof(struct vdisk_services, meta_reserve) +
+					sizeof svc->meta_reserve || !svc->meta_reserve)
+		return 0;
+	return svc->meta_reserve(src, bytes, err);
 }
 
 /* Fills err with a message and returns `code` (a negative errno value). */

@@ -24,6 +24,8 @@
 #define MAX_BLOCK (256u << 20)
 #define MAX_MAP (256ull << 20)
 
+static const struct vdisk_services *services;
+
 /* Block map entries that do not point into the data area. */
 #define BLOCK_FREE 0xffffffffu
 #define BLOCK_ZERO 0xfffffffeu
@@ -181,7 +183,8 @@ static int vdi_open(struct vdisk_source *src, unsigned depth, void **state, stru
 			       (unsigned long long)src->size);
 	else if ((r = src->pread(src, h, HDR_LEN, 0)) < 0)
 		vdisk_fail(err, r, "cannot read the header");
-	else if ((r = check_header(v, h, &map_off, err)) >= 0) {
+	else if ((r = check_header(v, h, &map_off, err)) >= 0 &&
+		 (r = vdisk_meta_reserve(services, src, (uint64_t)v->nblocks * 4, err)) >= 0) {
 		v->map = malloc(v->nblocks ? (size_t)v->nblocks * 4 : 1);
 		if (!v->map)
 			r = vdisk_fail(err, -ENOMEM, "out of memory for the block map");
@@ -271,6 +274,12 @@ static void vdi_info(void *state, struct vdisk_info *info)
 		 u[14], u[15]);
 }
 
+static int vdi_init(const void *host)
+{
+	services = host;
+	return 0;
+}
+
 static const struct vdisk_format vdi_format = {
 	.abi = VDISK_FORMAT_ABI,
 	.name = "vdi",
@@ -281,7 +290,7 @@ static const struct vdisk_format vdi_format = {
 	.close = vdi_close,
 };
 
-LM_MODULE("1.0", "VirtualBox disk images, dynamic and static", NULL);
+LM_MODULE("1.0", "VirtualBox disk images, dynamic and static", vdi_init);
 LM_INTERFACE(VDISK_IFACE_MAJOR, VDISK_IFACE_MINOR);
 LM_FEATURE(VDISK_KIND_FORMAT, "vdi", &vdi_format);
 LM_PROBE_MAGIC(VDISK_KIND_FORMAT, "vdi", 0x40, "\x7f\x10\xda\xbe", 100);
