@@ -13,6 +13,7 @@ cc:gcc
 pkg-config:pkg-config
 python3:python3
 qemu-img:qemu-utils
+/usr/bin/time:time
 /usr/include/zlib.h:zlib1g-dev
 /usr/include/zstd.h:libzstd-dev
 pkgconfig/libcurl:libcurl4-openssl-dev
