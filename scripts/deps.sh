@@ -14,6 +14,7 @@ c++:g++
 pkg-config:pkg-config
 python3:python3
 qemu-img:qemu-utils
+/usr/bin/time:time
 /usr/include/zlib.h:zlib1g-dev
 /usr/include/zstd.h:libzstd-dev
 pkgconfig/libcurl:libcurl4-openssl-dev

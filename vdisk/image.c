@@ -42,6 +42,7 @@ struct frame {
 	dev_t dev;
 	ino_t ino;
 	const char *name; /* remote sources: the URI */
+	struct meta_budget *budget; /* the chain's: backing files opened now share it */
 	struct frame *up;
 };
 
@@ -63,6 +64,10 @@ struct vdisk_host {
 	 * command shows it. */
 	char source_error_msg[VDISK_ERRLEN + 128];
 	bool source_error_pending;
+	/* Whether the error of the open that is failing names a backing file
+	 * already: only the deepest image of a chain is named, so that the
+	 * labels of a long chain do not push the cause out of the message. */
+	bool labelled;
 };
 
 static struct vdisk_host *host_of(const struct vdisk_services *svc)
@@ -80,13 +85,13 @@ __attribute__((format(printf, 3, 4))) static int fail(struct vdisk_err *err, int
 	return code;
 }
 
-/* Prefixes err with "label: " (a backing file's path); NULL leaves it alone. */
-static void relabel(struct vdisk_err *err, const char *label)
+/* Prefixes err with "what label: " (a backing file's path); NULL leaves it alone. */
+static void relabel(struct vdisk_err *err, const char *what, const char *label)
 {
-	char msg[2 * VDISK_ERRLEN + 8];
+	char msg[2 * VDISK_ERRLEN + 32];
 	if (!label)
 		return;
-	snprintf(msg, sizeof msg, "%.*s: %s", VDISK_ERRLEN, label, err->msg);
+	snprintf(msg, sizeof msg, "%s%.*s: %s", what, VDISK_ERRLEN, label, err->msg);
 	/* Cut at VDISK_ERRLEN: a long chain of labels may cost the cause its end. */
 	size_t n = strnlen(msg, sizeof err->msg - 1);
 	memcpy(err->msg, msg, n);
@@ -624,10 +629,21 @@ int source_open(struct vdisk_host *h, const char *name, struct source **out,
 	return open_source(h, name, false, out, err);
 }
 
+/* Drops a reference to b; the last one frees it. */
+static void budget_unref(struct meta_budget *b)
+{
+	if (b && !--b->refs)
+		free(b);
+}
+
 void source_close(struct source *s)
 {
 	if (!s)
 		return;
+	if (s->budget) {
+		s->budget->used -= s->reserved;
+		budget_unref(s->budget);
+	}
 	for (struct source **p = &s->host->open_sources; *p; p = &(*p)->next)
 		if (*p == s) {
 			*p = s->next;
@@ -719,6 +735,7 @@ static int open_image(struct vdisk_host *h, const char *name, const char *format
 	struct vdisk_image *img = NULL;
 	int r;
 
+	h->labelled = false;
 	if (depth >= VDISK_MAX_CHAIN) {
 		r = fail(err, -ELOOP, "backing chain longer than %d images", VDISK_MAX_CHAIN);
 		goto out;
@@ -756,7 +773,20 @@ static int open_image(struct vdisk_host *h, const char *name, const char *format
 	if (r < 0)
 		goto out;
 
-	struct frame me = {s->local, s->dev, s->ino, s->name, h->opening};
+	/* The user's image starts a budget; its backing files, opened from
+	 * inside its driver's open, draw on the same one. */
+	struct meta_budget *b = h->opening ? h->opening->budget : NULL;
+	if (b) {
+		b->refs++;
+	} else if ((b = calloc(1, sizeof *b))) {
+		b->limit = VDISK_META_BUDGET;
+		b->refs = 1;
+	} else {
+		r = fail(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	s->budget = b;
+	struct frame me = {s->local, s->dev, s->ino, s->name, b, h->opening};
 	h->opening = &me;
 	err->msg[0] = 0;
 	r = img->fmt->open(s->src, depth, &img->state, err);
@@ -773,7 +803,10 @@ static int open_image(struct vdisk_host *h, const char *name, const char *format
 	return 0;
 out:
 	image_close(img);
-	relabel(err, label);
+	if (label && !h->labelled) {
+		relabel(err, "backing file ", label);
+		h->labelled = true;
+	}
 	return r < 0 ? r : -EIO;
 }
 
@@ -987,9 +1020,33 @@ static int svc_image_read(struct vdisk_image *img, void *buf, size_t len, uint64
 	if (r < 0) {
 		if (!err->msg[0])
 			fail(err, r, "%s", strerror(-r));
-		relabel(err, img->source->name);
+		relabel(err, "", img->source->name);
 	}
 	return r;
+}
+
+static int svc_meta_reserve(struct vdisk_source *src, uint64_t bytes, struct vdisk_err *err)
+{
+	if (!src || !src->svc)
+		return err ? fail(err, -EINVAL, "metadata budget asked for an unknown source")
+			   : -EINVAL;
+	struct source *s = host_of(src->svc)->open_sources;
+	while (s && s->src != src)
+		s = s->next;
+	if (!s || !s->budget || !err)
+		return err ? fail(err, -EINVAL, "metadata budget asked for an unknown source")
+			   : -EINVAL;
+	struct meta_budget *b = s->budget;
+	if (bytes > b->limit - b->used)
+		return fail(err, -EFBIG,
+			    "%llu MiB more metadata would exceed the budget of %llu MiB for an "
+			    "image and its backing chain (%llu MiB held)",
+			    (unsigned long long)((bytes + (1 << 20) - 1) >> 20),
+			    (unsigned long long)(b->limit >> 20),
+			    (unsigned long long)((b->used + (1 << 20) - 1) >> 20));
+	b->used += bytes;
+	s->reserved += bytes;
+	return 0;
 }
 
 static uint64_t svc_image_size(struct vdisk_image *img)
@@ -1105,6 +1162,7 @@ static const struct vdisk_services services = {
 	.source_error = svc_source_error,
 	.open_file = svc_open_file,
 	.close_file = svc_close_file,
+	.meta_reserve = svc_meta_reserve,
 };
 
 /* ---- the context ---------------------------------------------------------------- */

@@ -73,6 +73,8 @@ struct source {
 	dev_t dev;			     /* local only */
 	ino_t ino;
 	uint64_t allocated;		     /* st_blocks * 512; UINT64_MAX when unknown */
+	struct meta_budget *budget;	     /* its chain's; a reference, NULL until opened */
+	uint64_t reserved;		     /* bytes its driver took from the budget */
 	/* The built-in "file" protocol. */
 	struct vdisk_source file;
 	int fd;
@@ -99,6 +101,16 @@ int host_check_options(struct vdisk_host *h, const char *name, struct vdisk_err 
  * is pending. Taking it clears it.
  */
 const char *host_take_source_error(struct vdisk_host *h);
+
+/*
+ * The metadata memory of one image the user named and its backing chain:
+ * drivers take bytes with the meta_reserve service, sources give them back
+ * when they close. Reference-counted by the sources that draw on it.
+ */
+struct meta_budget {
+	uint64_t limit, used;
+	unsigned refs;
+};
 
 int source_open(struct vdisk_host *h, const char *name, struct source **out,
 		struct vdisk_err *err);

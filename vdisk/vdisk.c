@@ -784,24 +784,36 @@ static int write_beside(struct vdisk_image *img, const char *name, const char *o
 	mode_t mask = umask(0);
 	umask(mask);
 	mode_t mode = old ? old->st_mode & 07777 : 0666 & ~mask;
-	int fd = -1;
-	for (unsigned tries = 0; fd < 0 && tries < 100; tries++) {
-		int n = snprintf(temp_path, sizeof temp_path, "%.*s.%s.vdisk-%ld-%u", dirlen, out,
-				 out + dirlen, (long)getpid(), tries);
-		if (n < 0 || (size_t)n >= sizeof temp_path)
-			return file_error(out, "%s", strerror(ENAMETOOLONG));
-		fd = open(temp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, mode);
-		if (fd < 0 && errno != EEXIST)
-			return file_error(out, "cannot create a file beside it: %s", strerror(errno));
-	}
-	if (fd < 0)
-		return file_error(out, "cannot create a file beside it: %s", strerror(EEXIST));
-	temp_live = 1;
+	/* Signals wait until the handler knows the file: none can leave it behind. */
+	sigset_t stop, was;
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGHUP);
+	sigprocmask(SIG_BLOCK, &stop, &was);
 	struct sigaction sa = {.sa_handler = remove_temp_and_die};
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	int fd = -1;
+	for (unsigned tries = 0; fd < 0 && tries < 100; tries++) {
+		int n = snprintf(temp_path, sizeof temp_path, "%.*s.%s.vdisk-%ld-%u", dirlen, out,
+				 out + dirlen, (long)getpid(), tries);
+		if (n < 0 || (size_t)n >= sizeof temp_path) {
+			errno = ENAMETOOLONG;
+			break;
+		}
+		fd = open(temp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, mode);
+		if (fd < 0 && errno != EEXIST)
+			break;
+	}
+	if (fd >= 0)
+		temp_live = 1;
+	int e = errno;
+	sigprocmask(SIG_SETMASK, &was, NULL);
+	if (fd < 0)
+		return file_error(out, "cannot create a file beside it: %s", strerror(e));
 	int r = copy_to(img, name, out, fd, true, o);
 	if (!r && (old && fchmod(fd, mode) < 0))
 		r = file_error(out, "%s", strerror(errno));

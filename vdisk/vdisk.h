@@ -155,7 +155,19 @@ struct vdisk_services {
 	int (*open_file)(struct vdisk_source *base, const char *name, struct vdisk_source **out,
 			 struct vdisk_err *err);
 	void (*close_file)(struct vdisk_source *src);
+	/* Takes bytes of metadata memory (tables and caches a driver keeps
+	 * while the image is open) from the budget of the image whose source
+	 * is src. The image the user named and its whole backing chain share
+	 * one budget of VDISK_META_BUDGET bytes, so that a chain costs at most
+	 * what one image may. Returns 0, or -EFBIG with err saying how much the
+	 * chain already holds: the driver fails its open then, or a cache stays
+	 * at the size it has. The host gives the bytes back when it closes the
+	 * source. */
+	int (*meta_reserve)(struct vdisk_source *src, uint64_t bytes, struct vdisk_err *err);
 };
+
+/* Metadata memory an image and its backing chain may hold, together. */
+#define VDISK_META_BUDGET (512ull << 20)
 
 /* Longest backing chain vdisk follows. */
 #define VDISK_MAX_CHAIN 16

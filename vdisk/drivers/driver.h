@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -78,6 +79,20 @@ static inline void vdisk_add_kv(struct vdisk_info *info, const char *key, const 
 	snprintf(kv->key, sizeof kv->key, "%s", key);
 	snprintf(kv->value, sizeof kv->value, "%s", value);
 	kv->is_number = is_number;
+}
+
+/*
+ * Takes bytes from the metadata budget that src's image shares with its
+ * backing chain (see meta_reserve in vdisk.h). A source the host did not
+ * open (a driver's own test harness) has no budget: 0, the driver's own
+ * limits apply.
+ */
+static inline int vdisk_meta_reserve(struct vdisk_source *src, uint64_t bytes,
+				     struct vdisk_err *err)
+{
+	if (!src || !src->svc || !src->svc->meta_reserve)
+		return 0;
+	return src->svc->meta_reserve(src, bytes, err);
 }
 
 /* Fills err with a message and returns `code` (a negative errno value). */

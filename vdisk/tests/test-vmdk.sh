@@ -187,7 +187,7 @@ cp $img t.vmdk && poke t.vmdk 77 "$(le32 7)" && bad "unknown compression algorit
 cp $img t.vmdk && poke t.vmdk 73 0a0a0a0a && bad "damaged line-end check bytes" t.vmdk
 cp $img t.vmdk && poke t.vmdk 28 "$(le64 $((1 << 40)))" && bad "embedded descriptor past the end" t.vmdk
 cp $img t.vmdk && poke t.vmdk 36 "$(le64 100000)" && bad "huge embedded descriptor" t.vmdk
-cp $img t.vmdk && poke t.vmdk $gd "$(le32 0x7ffffff0)" && bad "grain table past the end" t.vmdk
+cp $img t.vmdk && poke t.vmdk $gd "$(le32 0x7ffffff0)" && bad "grain table past the end" t.vmdk read
 cp $img t.vmdk && poke t.vmdk $gt "$(le32 0x7ffffff0)" && bad "grain past the end" t.vmdk read
 cp $img t.vmdk && poke t.vmdk 512 "$(printf 'CID=zz\n' | od -An -tx1 | tr -d ' \n')" &&
 	bad "bad CID in the embedded descriptor" t.vmdk

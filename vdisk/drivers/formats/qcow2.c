@@ -42,7 +42,8 @@
 #define COMPRESSION_ZLIB 0
 #define COMPRESSION_ZSTD 1
 
-/* Metadata cache budget: L2 tables kept in memory. */
+/* L2 tables kept in memory: at most this, and less when the chain's
+ * metadata budget runs short (at least one table, paid for at open). */
 #define L2_CACHE_BYTES (8u << 20)
 #define L2_CACHE_MIN 4
 #define L2_CACHE_MAX 1024
@@ -80,6 +81,7 @@ struct qcow2 {
 
 	struct l2slot *l2;
 	unsigned l2_slots, l2_last;
+	unsigned l2_paid; /* tables taken from the metadata budget */
 	uint64_t l2_tick;
 
 	const struct vdisk_codec *codec;
@@ -292,10 +294,13 @@ static int load_l1(struct qcow2 *q, const unsigned char *hdr, struct vdisk_err *
 				  "%llu)",
 				  (unsigned long long)l1_off, (unsigned long long)need,
 				  (unsigned long long)q->src->size);
+	int e = vdisk_meta_reserve(q->src, need * 8, err);
+	if (e < 0)
+		return e;
 	q->l1 = malloc(need * 8);
 	if (!q->l1)
 		return vdisk_fail(err, -ENOMEM, "out of memory for the L1 table");
-	int e = q->src->pread(q->src, q->l1, need * 8, l1_off);
+	e = q->src->pread(q->src, q->l1, need * 8, l1_off);
 	if (e < 0)
 		return vdisk_fail(err, e, "reading the L1 table at 0x%llx failed",
 				  (unsigned long long)l1_off);
@@ -416,6 +421,9 @@ static int parse(struct qcow2 *q, unsigned depth, struct vdisk_err *err)
 	q->l2 = calloc(q->l2_slots, sizeof *q->l2);
 	if (!q->l2)
 		return vdisk_fail(err, -ENOMEM, "out of memory");
+	if ((e = vdisk_meta_reserve(src, q->cluster_size, err)) < 0)
+		return e;
+	q->l2_paid = 1;
 	if (q->backing_file[0])
 		return open_backing(q, depth, err);
 	return 0;
@@ -465,10 +473,24 @@ static int load_l2(struct qcow2 *q, uint64_t l1i, const unsigned char **tab,
 				  "%llu)",
 				  (unsigned long long)off, (unsigned long long)l1i,
 				  (unsigned long long)q->src->size);
+	/* Empty slots come first, and fill in order: the tables are a prefix. */
 	unsigned victim = 0;
 	for (unsigned i = 1; i < q->l2_slots; i++)
 		if (q->l2[i].used < q->l2[victim].used)
 			victim = i;
+	if (!q->l2[victim].tab && victim >= q->l2_paid) {
+		struct vdisk_err spare;
+		if (vdisk_meta_reserve(q->src, q->cluster_size, &spare) == 0) {
+			q->l2_paid++;
+		} else {
+			/* The budget is spent: the cache keeps the tables it has. */
+			q->l2_slots = victim;
+			victim = 0;
+			for (unsigned i = 1; i < q->l2_slots; i++)
+				if (q->l2[i].used < q->l2[victim].used)
+					victim = i;
+		}
+	}
 	s = &q->l2[victim];
 	if (!s->tab && !(s->tab = malloc(q->cluster_size)))
 		return vdisk_fail(err, -ENOMEM, "out of memory for an L2 table");

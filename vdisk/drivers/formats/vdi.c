@@ -24,6 +24,7 @@
 #define MAX_BLOCK (256u << 20)
 #define MAX_MAP (256ull << 20)
 
+
 /* Block map entries that do not point into the data area. */
 #define BLOCK_FREE 0xffffffffu
 #define BLOCK_ZERO 0xfffffffeu
@@ -181,7 +182,8 @@ static int vdi_open(struct vdisk_source *src, unsigned depth, void **state, stru
 			       (unsigned long long)src->size);
 	else if ((r = src->pread(src, h, HDR_LEN, 0)) < 0)
 		vdisk_fail(err, r, "cannot read the header");
-	else if ((r = check_header(v, h, &map_off, err)) >= 0) {
+	else if ((r = check_header(v, h, &map_off, err)) >= 0 &&
+		 (r = vdisk_meta_reserve(src, (uint64_t)v->nblocks * 4, err)) >= 0) {
 		v->map = malloc(v->nblocks ? (size_t)v->nblocks * 4 : 1);
 		if (!v->map)
 			r = vdisk_fail(err, -ENOMEM, "out of memory for the block map");

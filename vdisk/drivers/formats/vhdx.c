@@ -93,6 +93,7 @@ static const struct {
 				 "parent locator", 0, false},
 };
 
+
 struct vhdx {
 	struct vdisk_source *src;
 	uint64_t size;       /* guest bytes */
@@ -476,26 +477,24 @@ static int read_bat(struct vhdx *x, const struct region *bat, struct vdisk_err *
 	if (bytes > MAX_TABLE_BYTES)
 		return vdisk_fail(err, -EFBIG, "BAT of %llu entries exceeds the limit of %llu MiB",
 				  (unsigned long long)x->nentries, MAX_TABLE_BYTES / MiB);
-	unsigned char *raw = malloc(bytes ? bytes : 1);
+	int e = vdisk_meta_reserve(x->src, bytes, err);
+	if (e < 0)
+		return e;
+	/* Read and decoded in place: the table is held once, as on disk. */
 	x->bat = malloc(bytes ? bytes : 1);
-	if (!raw || !x->bat) {
-		free(raw);
+	if (!x->bat)
 		return vdisk_fail(err, -ENOMEM, "out of memory for a BAT of %llu entries",
 				  (unsigned long long)x->nentries);
-	}
 	for (uint64_t done = 0; done < bytes;) {
 		uint64_t n = bytes - done < BAT_CHUNK ? bytes - done : BAT_CHUNK;
-		int e = x->src->pread(x->src, raw + done, n, bat->off + done);
-		if (e < 0) {
-			free(raw);
+		e = x->src->pread(x->src, (unsigned char *)x->bat + done, n, bat->off + done);
+		if (e < 0)
 			return vdisk_fail(err, e, "cannot read the BAT at 0x%llx",
 					  (unsigned long long)(bat->off + done));
-		}
 		done += n;
 	}
 	for (uint64_t i = 0; i < x->nentries; i++)
-		x->bat[i] = ld_le64(raw + 8 * i);
-	free(raw);
+		x->bat[i] = ld_le64(&x->bat[i]);
 	return check_entries(x, err);
 }
 

@@ -21,12 +21,16 @@
 #define GD_AT_END UINT64_MAX
 #define MAX_EXTENTS 1024
 #define MAX_DESC (64u << 10)
-#define MAX_META (256ull << 20)	      /* grain directories and table caches, all extents */
+#define MAX_META (256ull << 20)	      /* a grain directory; the caches of all extents */
 #define MAX_SECTORS (1ull << 54)      /* keeps every byte offset well inside 64 bits */
 #define MAX_GRAIN_SECTORS 0x200000ull /* 1 GiB grains, as far as any tool goes */
 #define MAX_ZGRAIN_SECTORS 0x8000ull  /* 16 MiB: compressed grains are buffered whole */
 #define MAX_GTES 512u
 #define GT_SLOTS 16
+/* The grain directory is read in pages, on demand, into a cache of
+ * GD_SLOTS pages: a huge sparse directory costs what is looked up. */
+#define GD_PAGE 1024u
+#define GD_SLOTS 16u
 
 /* Header flags. */
 #define F_NL_CHECK (1u << 0)
@@ -62,8 +66,10 @@ struct extent {
 	uint32_t ngte;
 	unsigned version;
 	int compressed, markers;
-	uint32_t *gd;
-	uint64_t ngd;
+	uint64_t gd_pos, ngd;	    /* the directory: bytes into the file, entries */
+	uint32_t *gdc;		    /* gd_slots cached pages of it */
+	unsigned gd_slots;
+	uint64_t gdc_tag[GD_SLOTS]; /* page index + 1, 0 when empty */
 	uint32_t *gtc;		    /* GT_SLOTS cached grain tables */
 	uint64_t gtc_tag[GT_SLOTS]; /* directory index + 1, 0 when empty */
 };
@@ -428,15 +434,18 @@ static int parse_desc(const char *text, size_t len, struct desc *d, struct vdisk
 
 /* ---- sparse extents --------------------------------------------------- */
 
-static int meta_alloc(struct vmdk *v, uint64_t bytes, void **out, struct vdisk_err *err)
+/*
+ * Counts bytes of metadata against this image's limit and the budget its
+ * backing chain shares, before they are allocated.
+ */
+static int meta_reserve(struct vmdk *v, uint64_t bytes, struct vdisk_err *err)
 {
 	if (bytes > MAX_META - v->meta)
 		return vdisk_fail(err, -EFBIG, "VMDK metadata tables exceed %llu MiB",
 				  MAX_META >> 20);
-	*out = malloc(bytes ? bytes : 1);
-	if (!*out)
-		return vdisk_fail(err, -ENOMEM, "out of memory for %llu bytes of metadata",
-				  (unsigned long long)bytes);
+	int r = vdisk_meta_reserve(v->src, bytes, err);
+	if (r < 0)
+		return r;
 	v->meta += bytes;
 	return 0;
 }
@@ -542,22 +551,18 @@ static int open_sparse(struct vmdk *v, struct extent *e, struct vdisk_source *s,
 				  "beyond end of file (size %llu)",
 				  what, (unsigned long long)gd_off, (unsigned long long)ngd,
 				  (unsigned long long)s->size);
-	r = meta_alloc(v, gd_bytes, (void **)&e->gd, err);
-	if (r < 0)
-		return r;
+	if (gd_bytes > MAX_META)
+		return vdisk_fail(err, -EFBIG, "%s: grain directory of %llu entries exceeds %llu MiB",
+				  what, (unsigned long long)ngd, MAX_META >> 20);
+	e->gd_pos = gd_pos;
 	e->ngd = ngd;
-	if (ngd && (r = s->pread(s, e->gd, gd_bytes, gd_pos)) < 0)
-		return vdisk_fail(err, r, "%s: cannot read the grain directory", what);
-	for (uint64_t i = 0; i < ngd; i++) {
-		uint64_t gt = ld_le32(&e->gd[i]);
-		e->gd[i] = (uint32_t)gt;
-		if (gt && (gt * SECTOR > s->size || ngte * 4 > s->size - gt * SECTOR))
-			return vdisk_fail(err, -EINVAL,
-					  "%s: grain directory entry %llu: grain table "
-					  "at sector %llu beyond end of file (size %llu)",
-					  what, (unsigned long long)i, (unsigned long long)gt,
-					  (unsigned long long)s->size);
-	}
+	uint64_t pages = ngd / GD_PAGE + (ngd % GD_PAGE != 0);
+	e->gd_slots = pages < GD_SLOTS ? (unsigned)pages : GD_SLOTS;
+	/* The caches, paid for now and allocated on the first lookup: reads
+	 * never fail for want of budget. */
+	if ((r = meta_reserve(v, (uint64_t)e->gd_slots * GD_PAGE * 4 +
+					 (uint64_t)GT_SLOTS * ngte * 4, err)) < 0)
+		return r;
 	e->type = EXT_SPARSE;
 	e->src = s;
 	e->version = version;
@@ -567,23 +572,56 @@ static int open_sparse(struct vmdk *v, struct extent *e, struct vdisk_source *s,
 	return 0;
 }
 
-/* The grain table that directory entry gdi points to, through the cache. */
-static int load_gt(struct vmdk *v, struct extent *e, uint64_t gdi, const uint32_t **gt,
+/*
+ * Directory entry gdi (the sector of a grain table, 0 for none) into *gt,
+ * through the cache of directory pages. Each page is checked as it is
+ * read: every grain table it names must lie in the file.
+ */
+static int gd_entry(struct extent *e, uint64_t gdi, uint32_t *gt, struct vdisk_err *err)
+{
+	uint64_t page = gdi / GD_PAGE;
+	unsigned slot = (unsigned)(page % e->gd_slots);
+	if (!e->gdc && !(e->gdc = malloc((size_t)e->gd_slots * GD_PAGE * 4)))
+		return vdisk_fail(err, -ENOMEM, "out of memory for the grain directory cache");
+	uint32_t *p = e->gdc + (size_t)slot * GD_PAGE;
+	if (e->gdc_tag[slot] != page + 1) {
+		struct vdisk_source *s = e->src;
+		uint64_t first = page * GD_PAGE;
+		size_t n = e->ngd - first < GD_PAGE ? (size_t)(e->ngd - first) : GD_PAGE;
+		e->gdc_tag[slot] = 0;
+		int r = s->pread(s, p, n * 4, e->gd_pos + first * 4);
+		if (r < 0)
+			return vdisk_fail(err, r, "%s: cannot read the grain directory", e->fname);
+		for (size_t i = 0; i < n; i++) {
+			uint64_t t = ld_le32(&p[i]);
+			p[i] = (uint32_t)t;
+			if (t && (t * SECTOR > s->size || e->ngte * 4 > s->size - t * SECTOR))
+				return vdisk_fail(err, -EINVAL,
+						  "%s: grain directory entry %llu: grain table "
+						  "at sector %llu beyond end of file (size %llu)",
+						  e->fname, (unsigned long long)(first + i),
+						  (unsigned long long)t, (unsigned long long)s->size);
+		}
+		e->gdc_tag[slot] = page + 1;
+	}
+	*gt = p[gdi % GD_PAGE];
+	return 0;
+}
+
+/* The grain table at sector gts, for directory entry gdi, through the cache. */
+static int load_gt(struct extent *e, uint64_t gdi, uint32_t gts, const uint32_t **gt,
 		   struct vdisk_err *err)
 {
 	unsigned slot = (unsigned)(gdi % GT_SLOTS);
-	if (!e->gtc) {
-		int r = meta_alloc(v, (uint64_t)GT_SLOTS * e->ngte * 4, (void **)&e->gtc, err);
-		if (r < 0)
-			return r;
-	}
+	if (!e->gtc && !(e->gtc = malloc((size_t)GT_SLOTS * e->ngte * 4)))
+		return vdisk_fail(err, -ENOMEM, "out of memory for the grain table cache");
 	uint32_t *t = e->gtc + (size_t)slot * e->ngte;
 	if (e->gtc_tag[slot] != gdi + 1) {
 		e->gtc_tag[slot] = 0;
-		int r = e->src->pread(e->src, t, e->ngte * 4, (uint64_t)e->gd[gdi] * SECTOR);
+		int r = e->src->pread(e->src, t, e->ngte * 4, (uint64_t)gts * SECTOR);
 		if (r < 0)
 			return vdisk_fail(err, r, "%s: cannot read the grain table at sector %u",
-					  e->fname, e->gd[gdi]);
+					  e->fname, gts);
 		for (uint32_t i = 0; i < e->ngte; i++)
 			t[i] = ld_le32(&t[i]);
 		e->gtc_tag[slot] = gdi + 1;
@@ -594,20 +632,24 @@ static int load_gt(struct vmdk *v, struct extent *e, uint64_t gdi, const uint32_
 
 /* Classifies grain gi of e; for data, *sector is where the grain lies. When
  * the whole grain table is absent, *run gets how many grains share that. */
-static int lookup(struct vmdk *v, struct extent *e, uint64_t gi, uint32_t *sector, uint64_t *run,
+static int lookup(struct extent *e, uint64_t gi, uint32_t *sector, uint64_t *run,
 		  struct vdisk_err *err)
 {
 	uint64_t gdi = gi / e->ngte;
+	uint32_t gts = 0;
 	*run = 1;
 	if (gdi >= e->ngd)
 		return vdisk_fail(err, -EIO, "%s: grain %llu beyond the grain directory", e->fname,
 				  (unsigned long long)gi);
-	if (!e->gd[gdi]) {
+	int r = gd_entry(e, gdi, &gts, err);
+	if (r < 0)
+		return r;
+	if (!gts) {
 		*run = e->ngte - gi % e->ngte;
 		return G_UNALLOC;
 	}
 	const uint32_t *gt = NULL;
-	int r = load_gt(v, e, gdi, &gt, err);
+	r = load_gt(e, gdi, gts, &gt, err);
 	if (r < 0)
 		return r;
 	uint32_t gte = gt[gi % e->ngte];
@@ -899,7 +941,7 @@ static void vmdk_close(void *state)
 	if (v->backing)
 		v->src->svc->image_close(v->backing);
 	for (unsigned i = 0; i < v->next; i++) {
-		free(v->ext[i].gd);
+		free(v->ext[i].gdc);
 		free(v->ext[i].gtc);
 	}
 	for (unsigned i = 0; i < v->nfiles; i++) {
@@ -981,7 +1023,7 @@ static int read_sparse(struct vmdk *v, struct extent *e, uint8_t *buf, uint64_t 
 		uint64_t gi = rel / e->grain, in = rel % e->grain, run;
 		uint64_t n = e->grain - in < len ? e->grain - in : len;
 		uint32_t sector = 0;
-		int c = lookup(v, e, gi, &sector, &run, err);
+		int c = lookup(e, gi, &sector, &run, err);
 		if (c < 0)
 			return c;
 		if (c == G_UNALLOC) {
@@ -1073,7 +1115,7 @@ static int vmdk_status(void *state, uint64_t off, uint64_t len, uint64_t *pnum,
 	for (unsigned i = 0; i < STATUS_SCAN && done < len; i++) {
 		uint64_t pos = rel + done, gi = pos / e->grain, run;
 		uint32_t sector;
-		int c = lookup(v, e, gi, &sector, &run, err);
+		int c = lookup(e, gi, &sector, &run, err);
 		if (c < 0)
 			return c;
 		int st = c == G_DATA || (c == G_UNALLOC && v->backing) ? VDISK_DATA : VDISK_ZERO;

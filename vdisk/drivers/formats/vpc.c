@@ -37,6 +37,7 @@
 /* BAT bytes read per pread, so that a remote source sees large requests. */
 #define BAT_CHUNK (4u << 20)
 
+
 struct vpc {
 	struct vdisk_source *src;
 	uint64_t size; /* guest bytes */
@@ -144,36 +145,37 @@ static uint64_t guest_sectors(const unsigned char *f)
 	return chs;
 }
 
+/*
+ * Reads the BAT into v->bat and turns it into host byte order where it
+ * lies: the table is held once, as large as on disk (as qemu holds it).
+ */
 static int read_bat(struct vpc *v, uint64_t table_off, struct vdisk_err *err)
 {
 	struct vdisk_source *src = v->src;
 	size_t bytes = (size_t)v->nblocks * 4;
-	unsigned char *raw = malloc(bytes ? bytes : 1);
+	int e = vdisk_meta_reserve(src, bytes, err);
+	if (e < 0)
+		return e;
 	v->bat = malloc(bytes ? bytes : 1);
-	if (!raw || !v->bat) {
-		free(raw);
+	if (!v->bat)
 		return vdisk_fail(err, -ENOMEM, "out of memory for a BAT of %u entries",
 				  v->nblocks);
-	}
 	for (size_t done = 0; done < bytes;) {
 		size_t n = bytes - done < BAT_CHUNK ? bytes - done : BAT_CHUNK;
-		int e = src->pread(src, raw + done, n, table_off + done);
-		if (e < 0) {
-			free(raw);
+		e = src->pread(src, (unsigned char *)v->bat + done, n, table_off + done);
+		if (e < 0)
 			return vdisk_fail(err, e, "cannot read the BAT at 0x%llx",
 					  (unsigned long long)(table_off + done));
-		}
 		done += n;
 	}
 	uint64_t span = (uint64_t)v->bitmap_size + v->block_size;
 	for (uint32_t i = 0; i < v->nblocks; i++) {
-		uint32_t s = ld_be32(raw + 4 * (size_t)i);
+		uint32_t s = ld_be32(&v->bat[i]);
 		v->bat[i] = s;
 		if (s == BAT_UNUSED)
 			continue;
 		uint64_t off = (uint64_t)s * SECTOR;
 		if (off > src->size || span > src->size - off) {
-			free(raw);
 			return vdisk_fail(err, -EINVAL,
 					  "BAT entry %u: block at 0x%llx (%llu bytes with its "
 					  "bitmap) extends beyond end of file (size %llu)",
@@ -181,7 +183,6 @@ static int read_bat(struct vpc *v, uint64_t table_off, struct vdisk_err *err)
 					  (unsigned long long)src->size);
 		}
 	}
-	free(raw);
 	return 0;
 }
 
