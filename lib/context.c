@@ -420,6 +420,7 @@ LM_EXPORT struct lm_context *lm_context_unref(struct lm_context *ctx)
 		free(s->dir);
 		free(s->detail);
 	}
+	lm__bundles_free(ctx);
 	free(ctx->sources);
 	free(ctx->target);
 	pthread_mutex_destroy(&ctx->lock);
@@ -642,34 +643,18 @@ static int check_dir(const char *name, const char *path)
 }
 
 /*
- * Checks a module against the host (interface, target) and its file
- * against the index (size, build-id), then opens the very file it checked.
+ * Verifies the file of module record rec (named `name` in errors) of source
+ * src against the index (size, build-id, owner, SHA-256), then dlopens the
+ * very file it checked. On success *handle is the loaded object and *keepfd
+ * a descriptor to keep open while it is loaded (-1: none); both are the
+ * caller's.
  */
-static int open_module(struct lm_context *ctx, const struct step *s)
+int lm__open_file(struct lm_context *ctx, size_t srci, const struct lm__index *ix,
+		  const struct lm__imod *rec, const char *name, void **handle, int *keepfd)
 {
-	struct lm__source *src = &ctx->sources[s->src];
-	struct lm__modstate *st = &s->gen->mods[s->mod];
-	const struct lm__index *ix = &s->gen->ix;
-	const struct lm__imod *rec = lm__index_mod(ix, s->mod);
-	if (!rec)
-		return lm__fail(LM_E_CORRUPT, "index of %s: module record %u is damaged", src->dir,
-				s->mod);
-	const char *name = lm__index_str(ix, rec->name);
-	if ((rec->flags & LM__IMOD_IFACE) &&
-	    (rec->iface_major != ctx->iface_major || rec->iface_minor > ctx->iface_minor))
-		return lm__fail(LM_E_IFACE, "module %s: built for interface %u.%u, the host has %u.%u",
-				name, rec->iface_major, rec->iface_minor, ctx->iface_major,
-				ctx->iface_minor);
-	if (!serves_target(ix, rec, ctx->target))
-		return lm__fail(LM_E_TARGET, "module %s: does not serve target %s", name, ctx->target);
-	if (rec->flags & LM__IMOD_BUILTIN) {
-		st->desc = builtin_desc(ctx, name);
-		if (!st->desc)
-			return lm__fail(LM_E_BADMODULE, "module %s: built-in notes but no descriptor",
-					name);
-		return 0;
-	}
-
+	struct lm__source *src = &ctx->sources[srci];
+	*handle = NULL;
+	*keepfd = -1;
 	const char *pkg = lm__index_str(ix, rec->package), *rel = lm__index_str(ix, rec->path);
 	if (!inside(rel))
 		return lm__fail(LM_E_UNSAFE, "module %s: path %s leaves the module directory %s",
@@ -775,27 +760,71 @@ static int open_module(struct lm_context *ctx, const struct step *s)
 			goto out;
 		}
 	}
-	char sym[LM__NAME_MAX + 32];
-	snprintf(sym, sizeof sym, "lazymod_module_%s", name);
-	const struct lm__module_desc *desc = dlsym(h, sym);
-	if (!desc || desc->abi != LM__MODULE_ABI || strcmp(desc->name, name) != 0) {
-		dlclose(h);
-		r = lm__fail(LM_E_BADMODULE, "module %s (%s): no valid %s descriptor", name, path, sym);
-		goto out;
-	}
-	st->handle = h;
-	st->desc = desc;
+	*handle = h;
 	if (target == fdpath) {
-		st->fd = fd;
+		*keepfd = fd;
 		fd = -1;
 	}
-	lm__dbg(&ctx->log, "opened module %s from %s (%.3f ms)", name, path,
+	lm__dbg(&ctx->log, "opened %s for module %s (%.3f ms)", path, name,
 		(lm__now_ns() - t0) / 1e6);
 out:
 	if (fd >= 0)
 		close(fd);
 	free(path);
 	return r;
+}
+
+/*
+ * Checks a module against the host (interface, target), then opens its file
+ * (or takes its bundle's, opened once for all members: bundle.c) and finds
+ * its descriptor.
+ */
+static int open_module(struct lm_context *ctx, const struct step *s)
+{
+	struct lm__modstate *st = &s->gen->mods[s->mod];
+	const struct lm__index *ix = &s->gen->ix;
+	const struct lm__imod *rec = lm__index_mod(ix, s->mod);
+	if (!rec)
+		return lm__fail(LM_E_CORRUPT, "index of %s: module record %u is damaged",
+				ctx->sources[s->src].dir, s->mod);
+	const char *name = lm__index_str(ix, rec->name);
+	if ((rec->flags & LM__IMOD_IFACE) &&
+	    (rec->iface_major != ctx->iface_major || rec->iface_minor > ctx->iface_minor))
+		return lm__fail(LM_E_IFACE, "module %s: built for interface %u.%u, the host has %u.%u",
+				name, rec->iface_major, rec->iface_minor, ctx->iface_major,
+				ctx->iface_minor);
+	if (!serves_target(ix, rec, ctx->target))
+		return lm__fail(LM_E_TARGET, "module %s: does not serve target %s", name, ctx->target);
+	if (rec->flags & LM__IMOD_BUILTIN) {
+		st->desc = builtin_desc(ctx, name);
+		if (!st->desc)
+			return lm__fail(LM_E_BADMODULE, "module %s: built-in notes but no descriptor",
+					name);
+		return 0;
+	}
+	bool bundle = rec->flags & LM__IMOD_BUNDLE;
+	void *h;
+	int fd = -1;
+	int r = bundle ? lm__bundle_open(ctx, s->src, ix, rec, name, &h)
+		       : lm__open_file(ctx, s->src, ix, rec, name, &h, &fd);
+	if (r < 0)
+		return r;
+	char sym[LM__NAME_MAX + 32];
+	snprintf(sym, sizeof sym, "lazymod_module_%s", name);
+	const struct lm__module_desc *desc = dlsym(h, sym);
+	if (!desc || desc->abi != LM__MODULE_ABI || strcmp(desc->name, name) != 0) {
+		if (!bundle) /* a bundle stays open for its other members */
+			dlclose(h);
+		if (fd >= 0)
+			close(fd);
+		return lm__fail(LM_E_BADMODULE, "module %s (%s/%s): no valid %s descriptor", name,
+				ctx->sources[s->src].dir, lm__index_str(ix, rec->path), sym);
+	}
+	/* A bundle member's handle and descriptor belong to the bundle table. */
+	st->handle = bundle ? NULL : h;
+	st->fd = fd >= 0 ? fd : 0;
+	st->desc = desc;
+	return 0;
 }
 
 /* Points each feature of a ready module at the object its module registered. */

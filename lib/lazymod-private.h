@@ -182,6 +182,7 @@ struct lm__imod {
 #define LM__IMOD_BUILTIN 1u
 #define LM__IMOD_IFACE 2u
 #define LM__IMOD_SHA256 4u
+#define LM__IMOD_BUNDLE 8u /* its file holds other modules too: see bundle.c */
 struct lm__ifeat {
 	uint32_t kind, name, mod, flags, crc;
 };
@@ -236,6 +237,9 @@ int lm__index_ref(const struct lm__index *ix, uint32_t i, uint32_t *val);
  * index_dir. Reports duplicates, missing dependencies and cycles. */
 int lm__index_build(struct lm__mset *set, const char *index_dir, lm__report_fn report,
 		    void *data, struct lm__buf *out);
+/* What lm__index_build reports for a module that is both in a bundle and
+ * alone in one directory: an error for the indexer, not a warning. */
+#define LM__E_BUNDLE_AND_ALONE (-1000)
 /* Writes an image atomically to path (temporary file, fsync, rename). */
 int lm__index_write_file(const char *path, const void *image, size_t len);
 
@@ -271,6 +275,7 @@ struct lm__source {
 	ino_t ix_ino;
 	struct timespec ix_mtime;
 };
+struct lm__bundle; /* bundle.c */
 struct lm_context {
 	_Atomic int refcount;
 	struct lm__log log;
@@ -282,13 +287,33 @@ struct lm_context {
 	unsigned flags;
 	const struct lm__module_desc *const *builtin_start, *const *builtin_stop;
 	pthread_mutex_t lock; /* recursive: an init may ask for features */
+	struct lm__bundle **bundles; /* files opened for bundle members (owned; lock) */
+	size_t nbundles, capbundles;
 };
+/*
+ * Verifies a module file against its index record and dlopens it: *handle,
+ * and *keepfd (-1: none) to keep open while it is loaded. Lock held.
+ */
+int lm__open_file(struct lm_context *ctx, size_t src, const struct lm__index *ix,
+		  const struct lm__imod *rec, const char *name, void **handle, int *keepfd);
 /* After damage in source i's mapped index: reads its notes instead (once);
  * 1 when the caller should look again. */
 int lm__recover(struct lm_context *ctx, size_t i);
 /* Loads the module of kind/name and returns its code probe. */
 int lm__get_probe(struct lm_context *ctx, const char *kind, const char *name, lm_probe_fn *fn);
 int lm__check_name(const char *what, const char *s);
+
+/* ---- bundle.c ------------------------------------------------------------- */
+/*
+ * The loaded bundle holding module `name` (record rec of source src):
+ * opened, verified and dlopened on its first member's request, then shared
+ * by every member; a bundle that failed fails every member with its error.
+ * *handle belongs to the context. Lock held.
+ */
+int lm__bundle_open(struct lm_context *ctx, size_t src, const struct lm__index *ix,
+		    const struct lm__imod *rec, const char *name, void **handle);
+/* Closes every bundle the context opened. */
+void lm__bundles_free(struct lm_context *ctx);
 
 /* ---- probe.c -------------------------------------------------------------- */
 /* Whether rule r matches in (declarative rules only). */
