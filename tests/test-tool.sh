@@ -77,6 +77,19 @@ grep -q "error: module bthree is both in bundle $tmp/placement/bundle.so and alo
 rm "$tmp/placement/bthree.so"
 check "index of the bundle alone" "$lazymod" index --strict "$tmp/placement"
 
+# The plain-Makefile way to build a bundle (examples/demo/Makefile.bundle).
+if make -s -f "$LAZYMOD_SOURCE/examples/demo/Makefile.bundle" O="$tmp/demo-bundle" \
+	LAZYMOD="$lazymod" >"$tmp/out" 2>"$tmp/err"; then
+	ok "the demo's modules build into one bundle with make"
+	"$lazymod" list "$tmp/demo-bundle" >"$tmp/out" 2>"$tmp/err"
+	[ "$(grep -c '  demo.so (bundle)$' "$tmp/out")" = 5 ] && ok "each of the five modules is a member of demo.so" \
+		|| not_ok "each of the five modules is a member of demo.so"
+	check "check of the bundle's index" "$lazymod" check "$tmp/demo-bundle"
+else
+	not_ok "the demo's modules build into one bundle with make"
+	sed 's/^/# /' "$tmp/err"
+fi
+
 # index, list, check on a copy of the fixtures.
 cp -a "$fixtures/basic" "$tmp/basic"
 rm -f "$tmp/basic/lazymod.index"
