@@ -5,7 +5,7 @@
 BUILD ?= build
 PREFIX ?= /usr/local
 MESON_OPTS ?=
-MODES = lazy builtin eager dlopen-all
+MODES = lazy builtin eager dlopen-all bundle
 
 .PHONY: all deps check demo install sanitize tsan valgrind modes clean fuzz bench
 
@@ -45,7 +45,7 @@ tsan: deps
 		-Db_sanitize=thread -Db_lundef=false -Dbuildtype=debug
 	ninja -C build-tsan
 	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 meson test -C build-tsan \
-		--print-errorlogs --num-processes 2 --suite test-load --suite test-fault
+		--print-errorlogs --num-processes 2 --suite test-load --suite test-fault --suite test-bundle
 	@sh scripts/summary.sh build-tsan
 
 # The library's tests under Valgrind's memcheck.
@@ -53,10 +53,10 @@ valgrind: all
 	@command -v valgrind >/dev/null || sh scripts/deps.sh --valgrind
 	meson test -C $(BUILD) --print-errorlogs --num-processes 2 --logbase valgrind \
 		--suite test-note --suite test-index --suite test-probe --suite test-load \
-		--suite test-builtin --suite test-fault \
+		--suite test-builtin --suite test-fault --suite test-bundle \
 		--wrapper 'valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --quiet --suppressions=$(CURDIR)/tests/valgrind.supp'
 
-# vdisk built in each of its four modes, each in build-<mode>/ with the same
+# vdisk built in each of its five modes, each in build-<mode>/ with the same
 # layout (build-<mode>/bin/vdisk), and vdisk's tests run in each.
 modes: deps
 	@for m in $(MODES); do \

@@ -431,6 +431,7 @@ LM_EXPORT struct lm_context *lm_context_unref(struct lm_context *ctx)
 	lm__strpool_free(&ctx->strings);
 	pthread_mutex_destroy(&ctx->strings.lock);
 	lm__errslots_free(ctx);
+	lm__bundles_free(ctx);
 	free(ctx->sources);
 	free(ctx->target);
 	pthread_mutex_destroy(&ctx->lock);
@@ -734,35 +735,16 @@ static int check_dirs(const char *name, const char *path, int fd)
 }
 
 /*
- * Checks a module against the host (interface, target) and its file
- * against the index (size, build-id, digest) on one descriptor, then loads
- * that very file: another one under its name is refused.
+ * Verifies the file of module record rec (named `name` in errors) of source
+ * srci against the index (size, build-id, owner, SHA-256), then loads that
+ * very file: another one under its name is refused. On success *handle is
+ * the loaded object, the caller's. Lock held.
  */
-static int open_module(struct lm_context *ctx, const struct step *s)
+int lm__open_file(struct lm_context *ctx, size_t srci, const struct lm__index *ix,
+		  const struct lm__imod *rec, const char *name, void **handle)
 {
-	struct lm__source *src = &ctx->sources[s->src];
-	struct lm__modstate *st = mod_slot(s->gen, s->mod); /* made by visit() */
-	const struct lm__index *ix = &s->gen->ix;
-	const struct lm__imod *rec = lm__index_mod(ix, s->mod);
-	if (!rec)
-		return lm__fail(LM_E_CORRUPT, "index of %s: module record %u is damaged", src->dir,
-				s->mod);
-	const char *name = lm__index_str(ix, rec->name);
-	if ((rec->flags & LM__IMOD_IFACE) &&
-	    (rec->iface_major != ctx->iface_major || rec->iface_minor > ctx->iface_minor))
-		return lm__fail(LM_E_IFACE, "module %s: built for interface %u.%u, the host has %u.%u",
-				name, rec->iface_major, rec->iface_minor, ctx->iface_major,
-				ctx->iface_minor);
-	if (!serves_target(ix, rec, ctx->target))
-		return lm__fail(LM_E_TARGET, "module %s: does not serve target %s", name, ctx->target);
-	if (rec->flags & LM__IMOD_BUILTIN) {
-		st->desc = builtin_desc(ctx, name);
-		if (!st->desc)
-			return lm__fail(LM_E_BADMODULE, "module %s: built-in notes but no descriptor",
-					name);
-		return 0;
-	}
-
+	struct lm__source *src = &ctx->sources[srci];
+	*handle = NULL;
 	const char *pkg = lm__index_str(ix, rec->package), *rel = lm__index_str(ix, rec->path);
 	if (!inside(rel))
 		return lm__fail(LM_E_UNSAFE, "module %s: path %s leaves the module directory %s",
@@ -829,23 +811,63 @@ static int open_module(struct lm_context *ctx, const struct step *s)
 	r = lm__dlopen_verified(name, path, &sb, id, idlen, &h);
 	if (r < 0)
 		goto out;
-	char sym[LM__NAME_MAX + 32];
-	snprintf(sym, sizeof sym, "lazymod_module_%s", name);
-	const struct lm__module_desc *desc = dlsym(h, sym);
-	if (!desc || desc->abi != LM__MODULE_ABI || strcmp(desc->name, name) != 0) {
-		dlclose(h);
-		r = lm__fail(LM_E_BADMODULE, "module %s (%s): no valid %s descriptor", name, path, sym);
-		goto out;
-	}
-	st->handle = h;
-	st->desc = desc;
-	lm__dbg(&ctx->log, "opened module %s from %s (%.3f ms)", name, path,
+	*handle = h;
+	lm__dbg(&ctx->log, "opened %s for module %s (%.3f ms)", path, name,
 		(lm__now_ns() - t0) / 1e6);
 out:
 	if (fd >= 0)
 		close(fd);
 	free(path);
 	return r;
+}
+
+/*
+ * Checks a module against the host (interface, target), then opens its file
+ * (or takes its bundle's, opened once for all members: bundle.c) and finds
+ * its descriptor.
+ */
+static int open_module(struct lm_context *ctx, const struct step *s)
+{
+	struct lm__modstate *st = mod_slot(s->gen, s->mod); /* made by visit() */
+	const struct lm__index *ix = &s->gen->ix;
+	const struct lm__imod *rec = lm__index_mod(ix, s->mod);
+	if (!rec)
+		return lm__fail(LM_E_CORRUPT, "index of %s: module record %u is damaged",
+				ctx->sources[s->src].dir, s->mod);
+	const char *name = lm__index_str(ix, rec->name);
+	if ((rec->flags & LM__IMOD_IFACE) &&
+	    (rec->iface_major != ctx->iface_major || rec->iface_minor > ctx->iface_minor))
+		return lm__fail(LM_E_IFACE, "module %s: built for interface %u.%u, the host has %u.%u",
+				name, rec->iface_major, rec->iface_minor, ctx->iface_major,
+				ctx->iface_minor);
+	if (!serves_target(ix, rec, ctx->target))
+		return lm__fail(LM_E_TARGET, "module %s: does not serve target %s", name, ctx->target);
+	if (rec->flags & LM__IMOD_BUILTIN) {
+		st->desc = builtin_desc(ctx, name);
+		if (!st->desc)
+			return lm__fail(LM_E_BADMODULE, "module %s: built-in notes but no descriptor",
+					name);
+		return 0;
+	}
+	bool bundle = rec->flags & LM__IMOD_BUNDLE;
+	void *h;
+	int r = bundle ? lm__bundle_open(ctx, s->src, ix, rec, name, &h)
+		       : lm__open_file(ctx, s->src, ix, rec, name, &h);
+	if (r < 0)
+		return r;
+	char sym[LM__NAME_MAX + 32];
+	snprintf(sym, sizeof sym, "lazymod_module_%s", name);
+	const struct lm__module_desc *desc = dlsym(h, sym);
+	if (!desc || desc->abi != LM__MODULE_ABI || strcmp(desc->name, name) != 0) {
+		if (!bundle) /* a bundle stays open for its other members */
+			dlclose(h);
+		return lm__fail(LM_E_BADMODULE, "module %s (%s/%s): no valid %s descriptor", name,
+				ctx->sources[s->src].dir, lm__index_str(ix, rec->path), sym);
+	}
+	/* A bundle member's handle belongs to the bundle table. */
+	st->handle = bundle ? NULL : h;
+	st->desc = desc;
+	return 0;
 }
 
 /*

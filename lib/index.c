@@ -561,17 +561,43 @@ static void find_cycles(struct builder *b, uint32_t root, uint8_t *color, uint32
 	}
 }
 
+/*
+ * Whether set module i shares its file with another module (a bundle). The
+ * modules of one file are added to the set in a row.
+ */
+static bool in_bundle(const struct lm__mset *set, size_t i)
+{
+	const char *p = set->mods[i].path;
+	return p && ((i > 0 && set->mods[i - 1].path && !strcmp(set->mods[i - 1].path, p)) ||
+		     (i + 1 < set->nmods && set->mods[i + 1].path && !strcmp(set->mods[i + 1].path, p)));
+}
+
+/* Whether two module files lie in the same directory. */
+static bool same_dir(const char *a, const char *b)
+{
+	const char *sa = a ? strrchr(a, '/') : NULL, *sb = b ? strrchr(b, '/') : NULL;
+	return sa && sb && sa - a == sb - b && !memcmp(a, b, (size_t)(sa - a));
+}
+
 static void check_set(struct builder *b)
 {
 	struct lm__mset *set = b->set;
 	for (size_t i = 0; i < set->nmods; i++) {
 		uint32_t first = find_set_mod(b, set->mods[i].name);
-		if (first != EMPTY && first < i) {
-			b->skip_mod[i] = true;
+		if (first == EMPTY || first >= i)
+			continue;
+		b->skip_mod[i] = true;
+		const struct lm__mmod *m = &set->mods[i], *f = &set->mods[first];
+		if (in_bundle(set, i) != in_bundle(set, first) && same_dir(m->path, f->path))
+			/* One source built both ways: which build runs would depend
+			 * on file names, so the indexer refuses the directory. */
+			reportf(b, LM__E_BUNDLE_AND_ALONE,
+				"module %s is both in bundle %s and alone in %s: build it one way only",
+				m->name, in_bundle(set, i) ? m->path : f->path,
+				in_bundle(set, i) ? f->path : m->path);
+		else
 			reportf(b, LM_E_INVAL, "module %s in %s ignored: %s already provides it",
-				set->mods[i].name, mod_where(&set->mods[i]),
-				mod_where(&set->mods[first]));
-		}
+				m->name, mod_where(m), mod_where(f));
 	}
 	for (size_t i = 0; i < set->ndeps; i++)
 		if (!b->skip_mod[set->deps[i].mod] && find_set_mod(b, set->deps[i].a) == EMPTY)
@@ -797,7 +823,8 @@ int lm__index_build(struct lm__mset *set, const char *index_dir, lm__report_fn r
 				goto out;
 			m->path = add_str(&b, paths[i]);
 		}
-		m->flags = (mm->builtin ? LM__IMOD_BUILTIN : 0) | (mm->has_iface ? LM__IMOD_IFACE : 0);
+		m->flags = (mm->builtin ? LM__IMOD_BUILTIN : 0) | (mm->has_iface ? LM__IMOD_IFACE : 0) |
+			   (in_bundle(set, i) ? LM__IMOD_BUNDLE : 0);
 		m->iface_major = mm->iface_major;
 		m->iface_minor = mm->iface_minor;
 		m->size = mm->size;

@@ -220,6 +220,7 @@ struct lm__imod {
 #define LM__IMOD_BUILTIN 1u
 #define LM__IMOD_IFACE 2u
 #define LM__IMOD_SHA256 4u
+#define LM__IMOD_BUNDLE 8u /* its file holds other modules too: see bundle.c */
 struct lm__ifeat {
 	uint32_t kind, name, mod, flags, crc;
 };
@@ -274,6 +275,9 @@ int lm__index_ref(const struct lm__index *ix, uint32_t i, uint32_t *val);
  * index_dir. Reports duplicates, missing dependencies and cycles. */
 int lm__index_build(struct lm__mset *set, const char *index_dir, lm__report_fn report,
 		    void *data, struct lm__buf *out);
+/* What lm__index_build reports for a module that is both in a bundle and
+ * alone in one directory: an error for the indexer, not a warning. */
+#define LM__E_BUNDLE_AND_ALONE (-1000)
 /* Writes an image atomically to path (temporary file, fsync, rename). */
 int lm__index_write_file(const char *path, const void *image, size_t len);
 
@@ -321,6 +325,7 @@ struct lm__source {
 	ino_t ix_ino;
 	struct timespec ix_mtime;
 };
+struct lm__bundle; /* bundle.c */
 struct lm_context {
 	_Atomic int refcount;
 	struct lm__log log;
@@ -354,17 +359,37 @@ struct lm_context {
 		pthread_mutex_t lock;
 	} strings;
 	_Atomic(struct lm__errslot *) errs; /* lm_errdetail, per thread */
+	struct lm__bundle **bundles; /* files opened for bundle members (owned; lock) */
+	size_t nbundles, capbundles;
 };
 /* Begins and ends a public call on ctx (see calls above); end records err
  * for lm_errdetail as lm__done does and returns it. */
 void lm__call_begin(struct lm_context *ctx);
 int lm__call_end(struct lm_context *ctx, int err);
+/*
+ * Verifies a module file against its index record and loads it: *handle,
+ * the caller's. Lock held.
+ */
+int lm__open_file(struct lm_context *ctx, size_t src, const struct lm__index *ix,
+		  const struct lm__imod *rec, const char *name, void **handle);
 /* After damage in source i's mapped index: reads its notes instead (once);
  * 1 when the caller should look again. */
 int lm__recover(struct lm_context *ctx, size_t i);
 /* Loads the module of kind/name and returns its code probe. */
 int lm__get_probe(struct lm_context *ctx, const char *kind, const char *name, lm_probe_fn *fn);
 int lm__check_name(const char *what, const char *s);
+
+/* ---- bundle.c ------------------------------------------------------------- */
+/*
+ * The loaded bundle holding module `name` (record rec of source src):
+ * opened, verified and dlopened on its first member's request, then shared
+ * by every member; a bundle that failed fails every member with its error.
+ * *handle belongs to the context. Lock held.
+ */
+int lm__bundle_open(struct lm_context *ctx, size_t src, const struct lm__index *ix,
+		    const struct lm__imod *rec, const char *name, void **handle);
+/* Closes every bundle the context opened. */
+void lm__bundles_free(struct lm_context *ctx);
 
 /* ---- probe.c -------------------------------------------------------------- */
 /* lm_probe@LAZYMOD_0.1: the result as lazymod 0.1 laid it out. */

@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # make demo: vdisk at work on sample images, with lazymod's load trace on,
-# then the same `info` in vdisk's four build modes, side by side.
+# then the same `info` in vdisk's five build modes, side by side.
 set -eu
 build=${1:-build}
 samples=vdisk/samples
@@ -37,8 +37,8 @@ for f in $samples/disk.vmdk "$tmp/disk.raw"; do
 	"$vdisk" cat "$f" | strings
 done
 
-say "The same info in the four build modes (building them if needed)"
-for m in lazy builtin eager dlopen-all; do
+say "The same info in the five build modes (building them if needed)"
+for m in lazy builtin eager dlopen-all bundle; do
 	if [ ! -f "build-$m/build.ninja" ]; then
 		meson setup -Dmodules=$m "build-$m" >/dev/null
 	fi
@@ -47,7 +47,7 @@ done
 python3 - "$samples/disk.qcow2" <<'PY'
 import os, statistics, subprocess, sys, time
 image = sys.argv[1]
-modes = ["lazy", "builtin", "eager", "dlopen-all"]
+modes = ["lazy", "builtin", "eager", "dlopen-all", "bundle"]
 def libraries(mode):
     env = dict(os.environ, LD_DEBUG="files")
     p = subprocess.run([f"build-{mode}/bin/vdisk", "info", image], env=env,
@@ -58,7 +58,7 @@ times = {m: [] for m in modes}
 for _ in range(3):              # warm-up
     for m in modes:
         subprocess.run([f"build-{m}/bin/vdisk", "info", image], stdout=subprocess.DEVNULL)
-for _ in range(31):             # interleaved: A B C D A B C D ...
+for _ in range(31):             # interleaved: A B C D E A B C D E ...
     for m in modes:
         t0 = time.perf_counter()
         subprocess.run([f"build-{m}/bin/vdisk", "info", image], stdout=subprocess.DEVNULL)

@@ -4,7 +4,7 @@
  * /proc/self/maps), dependency chains, every failure and its error, stale
  * and damaged indexes, interface and target checks, and racing threads.
  */
-#include "testutil.h"
+#include "loadutil.h"
 
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -63,36 +63,7 @@ static struct log_record logrec;
 
 static struct lm_context *open_ctx(const char *dir, unsigned flags)
 {
-	const char *dirs[] = {dir, NULL};
-	struct lm_options o = {.dirs = dirs, .iface_major = 1, .iface_minor = 0, .host = &host,
-			       .flags = flags | LM_CTX_NO_ENV_PATH, .log = record_log, .log_data = &logrec};
-	struct lm_context *ctx;
-	int r = lm_context_new(&o, &ctx);
-	if (r < 0)
-		FAIL("lm_context_new(%s): %s: %s", dir, lm_strerror(r), lm_errdetail(NULL));
-	return ctx;
-}
-
-static const struct fixture_obj *get_ok(struct lm_context *ctx, const char *kind, const char *name)
-{
-	const void *obj = NULL;
-	int r = lm_get(ctx, kind, name, &obj);
-	if (r < 0)
-		FAIL("lm_get(%s/%s): %s: %s", kind, name, lm_strerror(r), lm_errdetail(ctx));
-	const struct fixture_obj *o = obj;
-	CHECK_STR(o->feature, name);
-	return o;
-}
-
-static void get_fails(struct lm_context *ctx, const char *name, int err, const char *detail)
-{
-	const void *obj = (void *)1;
-	int r = lm_get(ctx, "test", name, &obj);
-	if (r != err)
-		FAIL("lm_get(test/%s) = %s (%s), expected %s", name, lm_errname(r) ? lm_errname(r) : "?",
-		     lm_errdetail(ctx), lm_errname(err));
-	CHECK(obj == (void *)1);
-	CHECK_CONTAINS(lm_errdetail(ctx), detail);
+	return ctx_over(dir, flags, &host, record_log, &logrec);
 }
 
 /* ---- laziness --------------------------------------------------------------- */
@@ -626,34 +597,6 @@ TEST(module_replaced_between_check_and_load)
 
 #define THREADS 16
 #define ROUNDS 12
-struct racer {
-	struct lm_context *ctx;
-	pthread_barrier_t *start;
-	unsigned seed;
-	const void *got[8];
-	int err;
-};
-
-static void *race(void *arg)
-{
-	struct racer *r = arg;
-	int order[8] = {0, 1, 2, 3, 4, 5, 6, 7};
-	for (int i = 7; i > 0; i--) {
-		int j = (int)(rand_r(&r->seed) % (unsigned)(i + 1)), t = order[i];
-		order[i] = order[j];
-		order[j] = t;
-	}
-	pthread_barrier_wait(r->start);
-	for (int i = 0; i < 8; i++) {
-		char name[8];
-		snprintf(name, sizeof name, "r%d", order[i]);
-		int e = lm_get(r->ctx, "race", name, &r->got[order[i]]);
-		if (e < 0)
-			r->err = e;
-	}
-	return NULL;
-}
-
 TEST(threads_race_each_init_once)
 {
 	for (int round = 0; round < ROUNDS; round++) {
@@ -669,7 +612,7 @@ TEST(threads_race_each_init_once)
 		struct racer rs[THREADS];
 		pthread_t t[THREADS];
 		for (int i = 0; i < THREADS; i++) {
-			rs[i] = (struct racer){ctx, &start, (unsigned)(round * 100 + i), {0}, 0};
+			rs[i] = (struct racer){ctx, &start, (unsigned)(round * 100 + i), "race", "r", {0}, 0};
 			pthread_create(&t[i], NULL, race, &rs[i]);
 		}
 		for (int i = 0; i < THREADS; i++)

@@ -53,6 +53,40 @@ status "info on a library without a manifest fails" 1 "$lazymod" info "$fixtures
 grep -q "no lazymod manifest" "$tmp/err" && pass "info says there is no manifest" || fail "info says there is no manifest"
 status "info on a missing file fails" 1 "$lazymod" info "$tmp/missing.so"
 
+# Bundles: info and list say which bundle each module lives in; a module
+# both in a bundle and alone in one directory is an error naming both files.
+check "info --json on a bundle" "$lazymod" info --json "$fixtures/bundle/bundle.so"
+json "sorted(m['name'] for m in d['modules'])==['bfail','bneed','bone','bthree','btwo'] and all(m['bundle']=='bundle.so' for m in d['modules'])" \
+	&& ok "info --json shows every member with its bundle" || not_ok "info --json shows every member with its bundle"
+check "info --json on a lone module" "$lazymod" info --json "$fixtures/basic/gamma.so"
+json "d['modules'][0]['bundle'] is None" && ok "info --json: a lone module has no bundle" || not_ok "info --json: a lone module has no bundle"
+check "list a directory with bundles" "$lazymod" list "$fixtures/bundle"
+grep -q "^btwo 1.0  bundle.so (bundle)" "$tmp/out" && grep -q "^q5 1.0  race.so (bundle)" "$tmp/out" \
+	&& ok "list shows the bundle of each member" || not_ok "list shows the bundle of each member"
+check "list --json a directory with bundles" "$lazymod" list --json "$fixtures/bundle"
+grep -q '"name":"q5",.*"bundle":"race.so"' "$tmp/out" && ok "list --json shows the bundle" || not_ok "list --json shows the bundle"
+mkdir "$tmp/placement"
+cp "$fixtures/bundle/bundle.so" "$fixtures/bundle/libbundlelib.so" "$fixtures/bundle-alone/bthree.so" "$tmp/placement/"
+status "index refuses a module both in a bundle and alone" 1 "$lazymod" index "$tmp/placement"
+grep -q "error: module bthree is both in bundle $tmp/placement/bundle.so and alone in $tmp/placement/bthree.so" "$tmp/err" \
+	&& ok "the error names both files" || not_ok "the error names both files"
+[ ! -e "$tmp/placement/lazymod.index" ] && ok "no index is written then" || not_ok "no index is written then"
+rm "$tmp/placement/bthree.so"
+check "index of the bundle alone" "$lazymod" index --strict "$tmp/placement"
+
+# The plain-Makefile way to build a bundle (examples/demo/Makefile.bundle).
+if make -s -f "$LAZYMOD_SOURCE/examples/demo/Makefile.bundle" O="$tmp/demo-bundle" \
+	LAZYMOD="$lazymod" >"$tmp/out" 2>"$tmp/err"; then
+	ok "the demo's modules build into one bundle with make"
+	"$lazymod" list "$tmp/demo-bundle" >"$tmp/out" 2>"$tmp/err"
+	[ "$(grep -c '  demo.so (bundle)$' "$tmp/out")" = 5 ] && ok "each of the five modules is a member of demo.so" \
+		|| not_ok "each of the five modules is a member of demo.so"
+	check "check of the bundle's index" "$lazymod" check "$tmp/demo-bundle"
+else
+	not_ok "the demo's modules build into one bundle with make"
+	sed 's/^/# /' "$tmp/err"
+fi
+
 # index, list, check on a copy of the fixtures.
 cp -a "$fixtures/basic" "$tmp/basic"
 rm -f "$tmp/basic/lazymod.index"

@@ -136,8 +136,9 @@ static int print_index(const struct lm__index *ix, const char *where, bool json,
 			return LM_E_CORRUPT;
 		}
 		if (!json) {
-			printf("%s %s  %s%s%s\n", lm__index_str(ix, m->name), lm__index_str(ix, m->version),
+			printf("%s %s  %s%s%s%s\n", lm__index_str(ix, m->name), lm__index_str(ix, m->version),
 			       m->flags & LM__IMOD_BUILTIN ? "(built in)" : lm__index_str(ix, m->path),
+			       m->flags & LM__IMOD_BUNDLE ? " (bundle)" : "",
 			       *lm__index_str(ix, m->package) ? "  package " : "",
 			       lm__index_str(ix, m->package));
 			printf("    %s\n", lm__index_str(ix, m->description));
@@ -169,6 +170,12 @@ static int print_index(const struct lm__index *ix, const char *where, bool json,
 		json_str(lm__index_str(ix, m->package));
 		fputs(",\"path\":", stdout);
 		json_str(lm__index_str(ix, m->path));
+		/* The bundle file the module lives in, or null when it is alone. */
+		fputs(",\"bundle\":", stdout);
+		if (m->flags & LM__IMOD_BUNDLE)
+			json_str(lm__index_str(ix, m->path));
+		else
+			fputs("null", stdout);
 		printf(",\"builtin\":%s", m->flags & LM__IMOD_BUILTIN ? "true" : "false");
 		if (m->flags & LM__IMOD_IFACE)
 			printf(",\"interface\":\"%u.%u\"", m->iface_major, m->iface_minor);
@@ -210,14 +217,18 @@ static int print_index(const struct lm__index *ix, const char *where, bool json,
 
 struct report {
 	unsigned warnings;
+	unsigned errors; /* what makes an index wrong, --strict or not */
 };
 
 static void report(void *data, int e, const char *msg)
 {
 	struct report *r = data;
-	(void)e;
-	r->warnings++;
-	fprintf(stderr, "%s: warning: %s\n", prog, msg);
+	bool error = e == LM__E_BUNDLE_AND_ALONE;
+	if (error)
+		r->errors++;
+	else
+		r->warnings++;
+	fprintf(stderr, "%s: %s: %s\n", prog, error ? "error" : "warning", msg);
 }
 
 static char *absolute(const char *path)
@@ -261,6 +272,10 @@ static int index_dirs(char *const *dirs, int ndirs, const char *out, bool strict
 	struct lm__buf img = {0};
 	if (!status && lm__index_build(&set, outdir, report, &rep, &img) < 0) {
 		err("%s", lm__detail());
+		status = 1;
+	}
+	if (!status && rep.errors) {
+		err("%s: not written: %u error(s)", out, rep.errors);
 		status = 1;
 	}
 	if (!status && lm__index_write_file(out, img.p, img.len) < 0) {

@@ -32,6 +32,8 @@ REF_SEEDS = ("libraries at start-up 142 → 128, loader time 65 → 20 ms, total
 GOAL_VDISK_QEMU_RATIO = 0.5      # vdisk info (lazy) / qemu-img info, local qcow2, wall
 GOAL_GST_RATIO = 0.2             # lazymod context + one loaded feature / gst_init + one element
 BUDGET_S = 15 * 60               # make bench, whole
+GOAL_BUNDLE50_RATIO = 0.3        # 50 features from a bundle of 50 / from 50 separate modules
+GOAL_BUNDLE1_RATIO = 1.5         # one feature from a bundle of 50 / from the module alone
 
 G_LAZY = (f"lazy: ready time (exec→ready) at N=1000 within {GOAL_LAZY_READY_RATIO:.2f}× of "
           "N=0")
@@ -48,6 +50,10 @@ G_PSS = (f"PSS of the index per process at 16 processes within {GOAL_PSS_RATIO:.
 
 G_VDISK = (f"vdisk info on a local qcow2, lazy mode, at most {GOAL_VDISK_QEMU_RATIO}× the wall "
            "time of qemu-img info on the same image, with fewer libraries loaded")
+G_BUNDLE50 = (f"one feature from each of 50 members of a bundle at most {GOAL_BUNDLE50_RATIO}× "
+              "the same from 50 separate modules")
+G_BUNDLE1 = (f"one feature from a bundle of 50 at most {GOAL_BUNDLE1_RATIO}× the same module "
+             "alone")
 G_GST = (f"lazymod context plus one loaded feature at most {GOAL_GST_RATIO}× GStreamer's gst_init "
          "plus one element (warm cache, an index as large as the registry)")
 
@@ -837,8 +843,61 @@ def section_gstreamer(rp):
         rp.add(f"lazymod ÷ GStreamer, spawn→exit pair by pair: {ratio(r)}.", "")
 
 
+# ---- 7. bundles ------------------------------------------------------------------------
+
+def section_bundle(rp):
+    rp.add("## 7. Bundles: several modules in one shared object", "")
+    get, _, warm = stats.spawned(rp.res, "bundle-get.csv")
+    if not get:
+        rp.add("Not measured (no `bundle-get.csv`).", "")
+        rp.goal(G_BUNDLE50, "—", None)
+        rp.goal(G_BUNDLE1, "—", None)
+        return
+    rp.add("A fresh process per run (`bench/src/runcells.c`, cells interleaved): a context over "
+           "the directory (not timed), then `lm_get` of one feature from each of 50 modules "
+           "(`micro getmany`), or of one feature (`micro getload-lm`). *separate*: 50 module "
+           "files; *bundle*: the same 50 objects linked into one bundle; *lone*: the first "
+           "module alone. The modules of `get50` have no library of their own; those of "
+           "`get50lib` each link one (`bench/py/synth.py`). See docs/BUNDLES.md.", "")
+
+    def objs(cell):
+        w = [int(o["loaded"]) for o in warm.get(cell, []) if "loaded" in o]
+        return str(max(w)) if w else "?"
+    rows = [[c, spread(Summary(get[c].values())), objs(c)] for c in sorted(get)]
+    rp.add(*table(["cell", "time", "objects loaded"], rows))
+    r50 = Summary(stats.pair_ratios(get["get50/bundle"], get["get50/separate"]))
+    r50lib = Summary(stats.pair_ratios(get["get50lib/bundle"], get["get50lib/separate"]))
+    r1 = Summary(stats.pair_ratios(get["get1/bundle"], get["get1/lone"]))
+    rp.add(f"50 features, bundle ÷ separate: {ratio(r50)}; with a library per module: "
+           f"{ratio(r50lib)}. One feature, bundle of 50 ÷ lone module: {ratio(r1)}.", "")
+    rp.goal(G_BUNDLE50, ratio(r50), r50.median <= GOAL_BUNDLE50_RATIO,
+            "Each module's own work (its init, its features' lookups) stays.", r50,
+            GOAL_BUNDLE50_RATIO)
+    rp.goal(G_BUNDLE1, ratio(r1), r1.median <= GOAL_BUNDLE1_RATIO,
+            "The bundle is 50 modules' worth of file to map and relocate.", r1,
+            GOAL_BUNDLE1_RATIO)
+    wall, _, _ = stats.spawned(rp.res, "bundle-vdisk.csv", key=None)
+    if wall and "convert/lazy" in wall and "convert/bundle" in wall:
+        rv = Summary(stats.pair_ratios(wall["convert/bundle"], wall["convert/lazy"]))
+        rp.add("`vdisk convert -O raw` of a zstd qcow2 (64 MiB virtual, 16 MiB of data), "
+               "needing qcow2 and zstd: lazy "
+               f"{spread(Summary(wall['convert/lazy'].values()))}, bundle "
+               f"{spread(Summary(wall['convert/bundle'].values()))}: bundle ÷ lazy {ratio(rv)}.",
+               "")
+    pss = stats.read(rp.res, "bundle-pss.csv")
+    if pss:
+        by = {}
+        for r in pss:
+            by.setdefault(r["cell"], {}).setdefault(int(r["round"]), []).append(int(r["pss_kb"]))
+        rows = [[c, spread(Summary(sum(v) / len(v) for v in by[c].values()), kib)]
+                for c in sorted(by)]
+        rp.add("16 processes each holding the 50 features at once (`micro hold`, "
+               "`bench/py/pss.py`), each process's whole PSS (`smaps_rollup`):", "")
+        rp.add(*table(["modules", "PSS per process"], rows))
+
+
 SECTIONS = [section_startup, section_lookup, section_memory, section_vdisk, section_http,
-            section_gstreamer]
+            section_gstreamer, section_bundle]
 
 
 # ---- the document --------------------------------------------------------------

@@ -26,6 +26,13 @@
  *   micro getload-fd FILE SYMBOL
  *       The same through the file's descriptor, as lazymod once did: open(FILE),
  *       then dlopen("/proc/self/fd/N") and dlsym(SYMBOL).
+ *   micro getmany DIR PREFIX N
+ *       A context over DIR (not timed), then lm_get of bench/PREFIX0 ..
+ *       bench/PREFIX<N-1>, each module loaded (one file each, or one
+ *       bundle for all): their time together.
+ *   micro hold DIR PREFIX N
+ *       The same untimed, then prints "ready" and waits for its standard
+ *       input to close: the bundle section reads its memory meanwhile.
  *
  * The one-operation commands print "op=NS ..." for runcells.
  */
@@ -324,7 +331,34 @@ int main(int argc, char **argv)
 		snprintf(extra, sizeof extra, " loaded=%d", count_objects() - before);
 		return say(t1 - t0, f1 - f0, argc > 4 ? extra : "");
 	}
+	if (argc >= 5 && (!strcmp(argv[1], "getmany") || !strcmp(argv[1], "hold"))) {
+		struct lm_context *ctx = open_ctx_flags(argv[2], 0);
+		int n = atoi(argv[4]), before = count_objects();
+		long f0 = minflt();
+		uint64_t t0 = bench_now();
+		for (int i = 0; i < n; i++) {
+			char name[64];
+			const struct synth_obj *o;
+			snprintf(name, sizeof name, "%s%d", argv[3], i);
+			int r = lm_get(ctx, "bench", name, (const void **)&o);
+			if (r < 0)
+				die(name, r, ctx);
+		}
+		uint64_t t1 = bench_now();
+		long f1 = minflt();
+		if (!strcmp(argv[1], "hold")) {
+			char c;
+			if (write(1, "ready\n", 6) != 6)
+				return 1;
+			while (read(0, &c, 1) > 0)
+				;
+			return 0;
+		}
+		char extra[64];
+		snprintf(extra, sizeof extra, " loaded=%d", count_objects() - before);
+		return say(t1 - t0, f1 - f0, argc > 5 ? extra : "");
+	}
 	fprintf(stderr, "usage: micro inproc ... | open-cold DIR | getload-lm DIR NAME | "
-			"getload-dl|getload-fd FILE SYMBOL\n");
+			"getload-dl|getload-fd FILE SYMBOL | getmany|hold DIR PREFIX N\n");
 	return 2;
 }

@@ -12,7 +12,7 @@
 # given up on within the documented bounds, and the dynamic loader maps
 # libcurl only for a URL (LD_DEBUG=files).
 #
-#   VDISK=/path/to/vdisk [VDISK_MODE=lazy|builtin|eager|dlopen-all] test-http.sh
+#   VDISK=/path/to/vdisk [VDISK_MODE=lazy|builtin|eager|dlopen-all|bundle] test-http.sh
 #
 # Needs nginx, openssl, qemu-img, qemu-io and python3 (scripts/deps.sh
 # installs them). A server that cannot be started is a failure, not a skip:
@@ -544,7 +544,8 @@ check "... every key is there" $? "missing:$missing"
 
 # ---- which libraries the loader maps -------------------------------------------------------
 
-# Only mode lazy maps a protocol's library on demand.
+# Only modes lazy and bundle (whose protocols stay alone) map a protocol's
+# library on demand.
 case $MODE in
 builtin | eager) NOT_LAZY="mode $MODE links libcurl and libssh into vdisk" ;;
 *) NOT_LAZY="mode $MODE loads every module, with its library, at start" ;;
@@ -557,7 +558,7 @@ mapped() { # LIB: whether the trace shows the loader mapping it (libssh, not lib
 }
 if libs info www/img.qcow2; then
 	case $MODE in
-	lazy)
+	lazy | bundle)
 		! mapped libcurl && ! mapped libssh
 		check "a local info maps neither libcurl nor libssh" $? \
 			"$(grep -E 'file=lib(curl|ssh)' libs.txt | head -2)"
@@ -571,7 +572,7 @@ if libs info "$H/img.qcow2"; then
 	mapped libcurl
 	check "an http info maps libcurl" $?
 	case $MODE in
-	lazy)
+	lazy | bundle)
 		! mapped libssh
 		check "an http info does not map libssh" $? \
 			"$(grep 'file=libssh' libs.txt | head -2)"

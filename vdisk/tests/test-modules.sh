@@ -6,7 +6,7 @@
 # ready") and which shared libraries the dynamic loader maps
 # (LD_DEBUG=files), for the build mode vdisk was made in.
 #
-#   VDISK=/path/to/vdisk [VDISK_MODE=lazy|builtin|eager|dlopen-all] test-modules.sh
+#   VDISK=/path/to/vdisk [VDISK_MODE=lazy|builtin|eager|dlopen-all|bundle] test-modules.sh
 #
 # VDISK_MODE defaults to what `vdisk --version` says. What each mode must do:
 #   lazy        a module is ready only once a command needs it; a codec's
@@ -15,6 +15,9 @@
 #               are linked into vdisk, so only "no module file is opened"
 #   eager       every module ready before any command; no module file opened
 #   dlopen-all  every module ready and its file opened before any command
+#   bundle      the readiness of lazy; the formats and codecs are one file
+#               (drivers.so), opened once with its libraries (libz, libzstd)
+#               when a command first needs one of them; protocols stay alone
 # Needs qemu-img and python3. Prints TAP.
 
 set -u
@@ -25,7 +28,7 @@ fi
 case $VDISK in /*) ;; *) VDISK=$PWD/$VDISK ;; esac
 MODE=${VDISK_MODE:-$("$VDISK" --version | sed -n 's/.*modules: \([a-z-]*\).*/\1/p')}
 case $MODE in
-lazy | builtin | eager | dlopen-all) ;;
+lazy | builtin | eager | dlopen-all | bundle) ;;
 *)
 	echo "test-modules.sh: unknown mode '$MODE'" >&2
 	exit 2
@@ -97,7 +100,7 @@ esac
 # ---- which modules become ready -----------------------------------------------------------
 
 case $MODE in
-lazy | builtin)
+lazy | builtin | bundle)
 	expect "formats --json makes no module ready" "" formats --json
 	expect "probe of a qcow2 makes no module ready" "" probe local.qcow2
 	expect "info of an uncompressed qcow2: only qcow2" "qcow2" info local.qcow2
@@ -144,6 +147,29 @@ lazy)
 		pass "cat of a zstd qcow2 maps libzstd"
 	else
 		fail "cat of a zstd qcow2 maps libzstd"
+	fi
+	if libs formats; then
+		[ "$(dlopened)" -eq 0 ]
+		check "formats opens no module file" $? "$(dlopened) opened"
+	else
+		fail "formats under LD_DEBUG"
+	fi
+	;;
+bundle)
+	if libs cat zstd.qcow2; then
+		[ "$(dlopened)" -eq 1 ]
+		check "cat of a zstd qcow2 opens one module file" $? "$(dlopened) opened"
+		# The one file loaded is the bundle: qcow2 and zstd came from it,
+		# and so did libzstd, which only the zstd codec needs.
+		bundle=$(sed -n 's/.*file=\([^ ]*\) \[[0-9]*\];  dynamically loaded.*/\1/p' libs.txt)
+		case $bundle in /proc/self/fd/* | */vdisk/drivers.so) st=0 ;; *) st=1 ;; esac
+		grep -qF "file=libzstd.so.1 [0];  needed by $bundle " libs.txt || st=1
+		check "the file opened is the bundle, and libzstd comes with it" $st \
+			"loaded '$bundle'; $(grep libzstd libs.txt | head -1)"
+		! grep -qE 'file=lib(curl|ssh)' libs.txt
+		check "cat of a zstd qcow2 maps no libcurl or libssh (protocols stay alone)" $?
+	else
+		fail "cat of a zstd qcow2 under LD_DEBUG" "$(tail -3 libs.txt)"
 	fi
 	if libs formats; then
 		[ "$(dlopened)" -eq 0 ]

@@ -12,7 +12,7 @@
 # mid-login is given up on within -o timeout, and the dynamic loader maps
 # libssh only for an sftp URI (LD_DEBUG=files).
 #
-#   VDISK=/path/to/vdisk [VDISK_MODE=lazy|builtin|eager|dlopen-all] test-sftp.sh
+#   VDISK=/path/to/vdisk [VDISK_MODE=lazy|builtin|eager|dlopen-all|bundle] test-sftp.sh
 #
 # Needs sshd (openssh-server), ssh-keygen and ssh-agent (openssh-client),
 # qemu-img, qemu-io and python3 (scripts/deps.sh installs them). A server
@@ -352,7 +352,8 @@ stalled "a server that stops mid-login" 1500 \
 
 # ---- which libraries the loader maps -------------------------------------------------------
 
-# Only mode lazy maps a protocol's library on demand.
+# Only modes lazy and bundle (whose protocols stay alone) map a protocol's
+# library on demand.
 case $MODE in
 builtin | eager) NOT_LAZY="mode $MODE links libcurl and libssh into vdisk" ;;
 *) NOT_LAZY="mode $MODE loads every module, with its library, at start" ;;
@@ -365,7 +366,7 @@ mapped() { # LIB: whether the loader mapped it (libssh, not libssh2)
 }
 if libs info www/img.qcow2; then
 	case $MODE in
-	lazy)
+	lazy | bundle)
 		! mapped libcurl && ! mapped libssh
 		check "a local info maps neither libcurl nor libssh" $? \
 			"$(grep -E 'file=lib(curl|ssh)' libs.txt | head -2)"
@@ -379,7 +380,7 @@ if libs info "${OPTS[@]}" "$U/img.qcow2"; then
 	mapped libssh
 	check "an sftp info maps libssh" $?
 	case $MODE in
-	lazy)
+	lazy | bundle)
 		! mapped libcurl
 		check "an sftp info does not map libcurl" $? \
 			"$(grep 'file=libcurl' libs.txt | head -2)"
