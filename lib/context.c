@@ -480,7 +480,10 @@ static int find_module_anywhere(struct lm_context *ctx, size_t prefer, const cha
 		struct lm__gen *g = atomic_load_explicit(&ctx->sources[i].gen, memory_order_acquire);
 		if (!g)
 			continue;
-		int r = lm__index_find_module(&g->ix, name, mod);
+		/* The build for the context's target; else one that will say why not. */
+		int r = lm__index_find_build(&g->ix, name, ctx->target, mod);
+		if (r == LM_E_NOTFOUND)
+			r = lm__index_find_module(&g->ix, name, mod);
 		if (r == 0) {
 			*src = i;
 			*gen = g;
@@ -552,17 +555,16 @@ static int visit(struct lm_context *ctx, struct txn *t, size_t src, struct lm__g
 	return 0;
 }
 
-static bool serves_target(const struct lm__index *ix, const struct lm__imod *rec, const char *target)
+/* Appends the targets module rec serves to buf, comma-separated. */
+static void add_targets(const struct lm__index *ix, const struct lm__imod *rec, char *buf,
+			size_t len)
 {
-	if (!rec->ntargets)
-		return true;
 	for (uint32_t i = 0; i < rec->ntargets; i++) {
-		uint32_t off;
+		uint32_t off = 0;
 		lm__index_ref(ix, rec->targets_first + i, &off);
-		if (!strcmp(lm__index_str(ix, off), target))
-			return true;
+		size_t used = strlen(buf);
+		snprintf(buf + used, len - used, "%s%s", used ? ", " : "", lm__index_str(ix, off));
 	}
-	return false;
 }
 
 /* The library dlopen could not find, from its message, or NULL. */
@@ -660,8 +662,12 @@ static int open_module(struct lm_context *ctx, const struct step *s)
 		return lm__fail(LM_E_IFACE, "module %s: built for interface %u.%u, the host has %u.%u",
 				name, rec->iface_major, rec->iface_minor, ctx->iface_major,
 				ctx->iface_minor);
-	if (!serves_target(ix, rec, ctx->target))
-		return lm__fail(LM_E_TARGET, "module %s: does not serve target %s", name, ctx->target);
+	if (!lm__index_serves(ix, rec, ctx->target)) {
+		char there[256] = "";
+		add_targets(ix, rec, there, sizeof there);
+		return lm__fail(LM_E_TARGET, "module %s: does not serve target %s (built for %s)",
+				name, ctx->target, there);
+	}
 	if (rec->flags & LM__IMOD_BUILTIN) {
 		st->desc = builtin_desc(ctx, name);
 		if (!st->desc)
@@ -820,7 +826,8 @@ static void publish(struct lm__gen *g, uint32_t m, const struct lm__module_desc 
 }
 
 
-static void adopt(struct lm__source *s, struct lm__gen *old, struct lm__gen *g);
+static void adopt(struct lm_context *ctx, struct lm__source *s, struct lm__gen *old,
+		  struct lm__gen *g);
 
 /* Rebuilds a source's generation from its notes, carrying loaded modules over. */
 static int rescan(struct lm_context *ctx, size_t src)
@@ -835,7 +842,7 @@ static int rescan(struct lm_context *ctx, size_t src)
 	int r = gen_scan(ctx, s->dir, &g);
 	if (r < 0)
 		return r;
-	adopt(s, old, g);
+	adopt(ctx, s, old, g);
 	s->fallback = true;
 	return 0;
 }
@@ -844,11 +851,15 @@ static int rescan(struct lm_context *ctx, size_t src)
  * Makes g the source's generation, carrying over the modules that old had
  * loaded: they stay loaded, whatever the directory now holds.
  */
-static void adopt(struct lm__source *s, struct lm__gen *old, struct lm__gen *g)
+static void adopt(struct lm_context *ctx, struct lm__source *s, struct lm__gen *old,
+		  struct lm__gen *g)
 {
 	for (uint32_t m = 0; old && m < g->ix.h->nmods; m++) {
 		uint32_t om;
-		if (lm__index_find_module(&old->ix, mod_name(g, m), &om) < 0)
+		const struct lm__imod *rec = lm__index_mod(&g->ix, m);
+		/* Only the build for the context's target can have been loaded. */
+		if (!rec || !lm__index_serves(&g->ix, rec, ctx->target) ||
+		    lm__index_find_build(&old->ix, mod_name(g, m), ctx->target, &om) < 0)
 			continue;
 		struct lm__modstate *os = &old->mods[om];
 		if (atomic_load_explicit(&os->state, memory_order_acquire) != LM__READY)
@@ -886,7 +897,7 @@ static int refresh(struct lm_context *ctx, size_t src)
 	if (gen_map(s->dir, &g, &st) < 0)
 		return 0; /* the new one is broken: keep answering from the old */
 	remember_index(s, &st);
-	adopt(s, atomic_load_explicit(&s->gen, memory_order_acquire), g);
+	adopt(ctx, s, atomic_load_explicit(&s->gen, memory_order_acquire), g);
 	lm__dbg(&ctx->log, "index of %s was rewritten: mapped the new one", s->dir);
 	return 1;
 }
@@ -990,6 +1001,42 @@ static int find_in_source(struct lm_context *ctx, size_t i, const char *kind, co
 }
 
 /*
+ * Among the builds of feature *fi (one per target, adjacent in the index),
+ * picks the one serving the context's target. Returns 0 with *fi set (a
+ * lone build is returned as it is: loading it says why it does not fit),
+ * LM_E_TARGET naming the targets there are when no build fits, or
+ * LM_E_CORRUPT.
+ */
+static int pick_build(struct lm_context *ctx, size_t src, struct lm__gen *g, uint32_t *fi)
+{
+	const struct lm__index *ix = &g->ix;
+	char there[512] = "";
+	const char *name = NULL;
+	for (uint32_t i = *fi;;) {
+		const struct lm__ifeat *f = lm__index_feat(ix, i);
+		const struct lm__imod *m = f ? lm__index_mod(ix, f->mod) : NULL;
+		if (!m)
+			break;
+		if (lm__index_serves(ix, m, ctx->target)) {
+			*fi = i;
+			return 0;
+		}
+		if (i == *fi && !(f->flags & LM__IFEAT_MORE))
+			return 0;
+		name = lm__index_str(ix, m->name);
+		add_targets(ix, m, there, sizeof there);
+		int r = lm__index_next_build(ix, i, &i);
+		if (r == LM_E_NOTFOUND)
+			return lm__fail(LM_E_TARGET, "module %s: no build for target %s (built for %s)",
+					name, ctx->target, there);
+		if (r < 0)
+			break;
+	}
+	return lm__fail(LM_E_CORRUPT, "index of %s: damaged builds of feature record %u",
+			ctx->sources[src].dir ? ctx->sources[src].dir : "built-in modules", *fi);
+}
+
+/*
  * After damage found in source i's mapped index past its header: reads the
  * directory's notes instead, once, with one warning. Returns 1 when the
  * caller should look again.
@@ -1027,6 +1074,14 @@ static int get_loaded(struct lm_context *ctx, const char *kind, const char *name
 			return 0;
 		const struct lm__modstate *st = &g->mods[f->mod];
 		int state = atomic_load_explicit(&st->state, memory_order_acquire);
+		/* Builds for other targets follow the first: the loaded one may be there. */
+		while (state != LM__READY && (f->flags & LM__IFEAT_MORE) &&
+		       lm__index_next_build(&g->ix, fi, &fi) == 0 && (f = lm__index_feat(&g->ix, fi))) {
+			st = &g->mods[f->mod];
+			state = atomic_load_explicit(&st->state, memory_order_acquire);
+		}
+		if (!f)
+			return 0;
 		if (state == LM__READY && g->objs[fi]) {
 			*object = g->objs[fi];
 			return 1;
@@ -1071,6 +1126,8 @@ LM_EXPORT int lm_get(struct lm_context *ctx, const char *kind, const char *name,
 		}
 		if (r == LM_E_NOTFOUND)
 			continue; /* the next source may provide it */
+		if (r == 0)
+			r = pick_build(ctx, i, g, &fi);
 		if (r == 0) {
 			/* The fast path: a loaded feature, no lock, no system call. */
 			const struct lm__ifeat *f = lm__index_feat(&g->ix, fi);
@@ -1093,6 +1150,8 @@ LM_EXPORT int lm_get(struct lm_context *ctx, const char *kind, const char *name,
 				if (r == LM_E_STALE && !(ctx->flags & LM_CTX_NO_FALLBACK)) {
 					/* The index was stale and has been rebuilt: look again. */
 					r = find_in_source(ctx, i, kind, name, &g, &fi);
+					if (r == 0)
+						r = pick_build(ctx, i, g, &fi);
 					if (r == 0)
 						r = load_locked(ctx, i, g, fi);
 				}
@@ -1124,7 +1183,7 @@ int lm__get_probe(struct lm_context *ctx, const char *kind, const char *name, lm
 	for (size_t i = 0; i < ctx->nsources; i++) {
 		struct lm__gen *g = NULL;
 		uint32_t fi;
-		if (find_in_source(ctx, i, kind, name, &g, &fi) < 0)
+		if (find_in_source(ctx, i, kind, name, &g, &fi) < 0 || pick_build(ctx, i, g, &fi) < 0)
 			continue;
 		const struct lm__ifeat *f = lm__index_feat(&g->ix, fi);
 		struct lm__modstate *st = f ? &g->mods[f->mod] : NULL;
@@ -1148,7 +1207,7 @@ LM_EXPORT int lm_module_loaded(struct lm_context *ctx, const char *name)
 	for (size_t i = 0; ctx && i < ctx->nsources; i++) {
 		struct lm__gen *g = atomic_load_explicit(&ctx->sources[i].gen, memory_order_acquire);
 		uint32_t m;
-		if (g && lm__index_find_module(&g->ix, name, &m) == 0 &&
+		if (g && lm__index_find_build(&g->ix, name, ctx->target, &m) == 0 &&
 		    atomic_load_explicit(&g->mods[m].state, memory_order_acquire) == LM__READY)
 			return 1;
 	}
