@@ -37,6 +37,55 @@ for target in riscv32 riscv64; do
 	vm o -target $target -accel interp -m 1M -kernel "$GUESTS/initrd-$target.elf" -initrd big.img
 	expect "initrd outside RAM ($target)" 1 "initrd big.img: 600000 bytes do not fit in RAM" o
 done
+# Damaged ELF files, made from a good one: each field checked against the file.
+python3 - "$GUESTS/hello-riscv64.elf" <<'PY'
+import struct, sys
+good = open(sys.argv[1], "rb").read()
+phoff = struct.unpack_from("<Q", good, 32)[0]
+while struct.unpack_from("<I", good, phoff)[0] != 1:     # the first PT_LOAD
+    phoff += 56
+def put(name, fmt, off, val):
+    b = bytearray(good)
+    struct.pack_into(fmt, b, off, val)
+    open(name, "wb").write(b)
+put("phoff.elf", "<Q", 32, len(good) - 8)             # e_phoff near the end
+put("phnum.elf", "<H", 56, 0xffff)                     # e_phnum past the end
+put("offset.elf", "<Q", phoff + 8, 1 << 62)            # p_offset far outside
+put("filesz.elf", "<Q", phoff + 32, 1 << 40)           # p_filesz > p_memsz
+put("memsz.elf", "<Q", phoff + 40, 1 << 63)            # p_memsz past RAM's end, wrapping
+put("entry.elf", "<Q", 24, 0x1000)                     # entry point outside RAM
+put("machine.elf", "<H", 18, 62)                       # x86-64
+PY
+for c in "phoff:program headers .* run past the end of the file" \
+	"phnum:program headers .* run past the end of the file" \
+	"offset:runs past the end of the file" "filesz:bytes in the file but" \
+	"memsz:lies outside RAM" "entry:entry point 0x1000 lies outside RAM" \
+	"machine:ELF machine 62, not RISC-V"; do
+	vm o -target riscv64 -accel interp -kernel "${c%%:*}.elf"
+	expect "damaged ELF: ${c%%:*}" 1 "${c#*:}" o
+done
+# Random damage to the headers: never a crash, whatever the loader makes of it.
+python3 - "$GUESTS/hello-riscv64.elf" <<'PY'
+import random, sys
+good = open(sys.argv[1], "rb").read()
+rng = random.Random(12)
+for i in range(60):
+    b = bytearray(good)
+    for _ in range(rng.randint(1, 6)):
+        b[rng.randrange(0, 0x100)] = rng.randrange(256)
+    open(f"rand{i}.elf", "wb").write(b)
+PY
+crashed=""
+for i in $(seq 0 59); do
+	timeout 5 "$VMRUN" -target riscv64 -accel fast -m 16M -kernel rand$i.elf >/dev/null 2>r.err
+	r=$?
+	if [ $r -ge 128 ] || grep -q -e 'runtime error' -e 'Sanitizer' r.err; then
+		crashed="$crashed rand$i:$r"
+	fi
+done
+[ -z "$crashed" ] && pass "60 randomly damaged ELF headers: no crash" ||
+	fail "randomly damaged ELF headers crash" "$crashed"
+
 vm o -target riscv64 -accel interp -kernel nosuchfile
 expect "missing kernel" 1 "kernel nosuchfile: No such file" o
 vm o -target arm -accel interp -kernel text.bin
