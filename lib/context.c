@@ -1246,6 +1246,9 @@ LM_EXPORT int lm_feature_info(struct lm_context *ctx, const char *kind, const ch
 		struct lm__gen *g = NULL;
 		uint32_t fi;
 		int e = find_in_source(ctx, i, kind, name, &g, &fi);
+		uint32_t pick = fi;
+		if (e == 0 && pick_build(ctx, i, g, &pick) == 0)
+			fi = pick; /* the build for the context's target, if there is one */
 		if (e == 0)
 			e = fill_info(ctx, g, fi, info);
 		if (e == LM_E_CORRUPT && lm__recover(ctx, i) &&
@@ -1257,6 +1260,26 @@ LM_EXPORT int lm_feature_info(struct lm_context *ctx, const char *kind, const ch
 			return e;
 	}
 	return r < 0 ? r : lm__fail(LM_E_NOTFOUND, "no installed module provides %s/%s", kind, name);
+}
+
+/*
+ * Whether feature fi is the build lm_get would pick (always, for a feature
+ * built once). 0 for the builds of other targets, and for every build when
+ * none fits the context's target.
+ */
+static int listed_build(struct lm_context *ctx, size_t src, struct lm__gen *g, uint32_t fi)
+{
+	uint32_t first = fi;
+	const struct lm__ifeat *f = lm__index_feat(&g->ix, fi), *prev;
+	if (!f)
+		return 1;
+	while (first > 0 && (prev = lm__index_feat(&g->ix, first - 1)) &&
+	       (prev->flags & LM__IFEAT_MORE))
+		first--;
+	if (first == fi && !(f->flags & LM__IFEAT_MORE))
+		return 1;
+	uint32_t pick = first;
+	return pick_build(ctx, src, g, &pick) == 0 && pick == fi;
 }
 
 LM_EXPORT int lm_list(struct lm_context *ctx, const char *kind, lm_list_fn fn, void *data)
@@ -1294,6 +1317,9 @@ LM_EXPORT int lm_list(struct lm_context *ctx, const char *kind, lm_list_fn fn, v
 			}
 			if (r < 0)
 				return r;
+			/* One of several builds of the feature? Only the one lm_get picks. */
+			if (!listed_build(ctx, i, g, fi))
+				continue;
 			/* Shadowed by an earlier source? Then lm_get would not use it. */
 			bool shadowed = false;
 			for (size_t j = 0; j < i && !shadowed; j++) {

@@ -269,6 +269,13 @@ TEST(variants_pick_the_target)
 	CHECK_INT(lm_module_loaded(ctx, "variant"), 1);
 	CHECK(get_ok(ctx, "test", "variant") == o);
 	CHECK_INT(inits(&counts, "variant"), 1);
+	/* Listed once: the build lm_get uses. */
+	int seen = 0;
+	CHECK_INT(lm_list(ctx, "test", count_feature, &seen), 0);
+	CHECK_INT(seen, 2);
+	struct lm_feature_info info;
+	CHECK_INT(lm_feature_info(ctx, "test", "variant", &info), 0);
+	CHECK_CONTAINS(info.path, "variant-ttwo.so");
 	lm_context_unref(ctx);
 }
 
