@@ -805,6 +805,25 @@ out:
 }
 
 /* Points each feature of a ready module at the object its module registered. */
+/*
+ * A later build of a feature (for another target) is loaded: its object
+ * also goes to the slot of the feature's first build, the record a lookup
+ * finds, so that get_loaded answers from there without walking the builds.
+ * Only one build of a feature serves a context's target, so the slot of a
+ * first build that is not loaded is free for it. Released: get_loaded
+ * reads it without the module's state.
+ */
+static void publish_first_build(struct lm__gen *g, uint32_t fi, const void *obj)
+{
+	uint32_t first = fi;
+	const struct lm__ifeat *prev;
+	while (first > 0 && (prev = lm__index_feat(&g->ix, first - 1)) &&
+	       (prev->flags & LM__IFEAT_MORE))
+		first--;
+	if (first != fi)
+		__atomic_store_n(&g->objs[first], obj, __ATOMIC_RELEASE);
+}
+
 static void publish(struct lm__gen *g, uint32_t m, const struct lm__module_desc *desc)
 {
 	const struct lm__imod *rec = lm__index_mod(&g->ix, m);
@@ -820,6 +839,7 @@ static void publish(struct lm__gen *g, uint32_t m, const struct lm__module_desc 
 			if ((*r)->type == LM__REG_FEATURE && !strcmp((*r)->module, name) &&
 			    !strcmp((*r)->kind, kind) && !strcmp((*r)->name, fname)) {
 				g->objs[fi] = (*r)->object;
+				publish_first_build(g, fi, (*r)->object);
 				break;
 			}
 	}
@@ -1074,6 +1094,13 @@ static int get_loaded(struct lm_context *ctx, const char *kind, const char *name
 			return 0;
 		const struct lm__modstate *st = &g->mods[f->mod];
 		int state = atomic_load_explicit(&st->state, memory_order_acquire);
+		/* Several builds: the loaded one left its object with the first. */
+		const void *obj;
+		if (state != LM__READY && (f->flags & LM__IFEAT_MORE) &&
+		    (obj = __atomic_load_n(&g->objs[fi], __ATOMIC_ACQUIRE))) {
+			*object = obj;
+			return 1;
+		}
 		/* Builds for other targets follow the first: the loaded one may be there. */
 		while (state != LM__READY && (f->flags & LM__IFEAT_MORE) &&
 		       lm__index_next_build(&g->ix, fi, &fi) == 0 && (f = lm__index_feat(&g->ix, fi))) {
