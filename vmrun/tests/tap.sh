@@ -27,7 +27,8 @@ finish() {
 vm() {
 	local out=$1
 	shift
-	timeout 60 "$VMRUN" "$@" >"$out" 2>"$out.err"
+	# Generous: the loop guest runs 10^8 instructions, slow under sanitizers.
+	timeout 600 "$VMRUN" "$@" >"$out" 2>"$out.err"
 	rc=$?
 	if grep -q -e 'runtime error' -e 'AddressSanitizer' -e 'LeakSanitizer' "$out.err"; then
 		rc=99
