@@ -20,3 +20,4 @@ plot startup-total plot-startup-lazy.dat
 plot startup-rss plot-startup-lazy.dat
 plot lookup plot-open.dat
 plot memory plot-memory.dat
+plot vmrun plot-vmrun.dat

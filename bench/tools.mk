@@ -10,7 +10,7 @@ CFLAGS := -O2 -g -Wall -Wextra -std=gnu11 -I$(ROOT)/include -I$(ROOT)/bench/src
 SRC := $(ROOT)/bench/src
 HDRS := $(SRC)/bench.h $(ROOT)/include/lazymod.h $(ROOT)/include/lazymod/common.h
 
-all: $(O)/runcells $(O)/micro $(O)/internal $(O)/memhost
+all: $(O)/runcells $(O)/micro $(O)/internal $(O)/memhost $(O)/vmpick
 
 # Static and small: see runcells.c on the driver's share of ru_maxrss.
 $(O)/runcells: $(SRC)/runcells.c $(SRC)/bench.h
@@ -18,6 +18,10 @@ $(O)/runcells: $(SRC)/runcells.c $(SRC)/bench.h
 	$(CC) $(CFLAGS) -static -o $@ $<
 
 $(O)/micro: $(SRC)/micro.c $(HDRS) $(LIBDIR)/liblazymod.so
+	@mkdir -p $(O)
+	$(CC) $(CFLAGS) -o $@ $< -L$(LIBDIR) -llazymod -Wl,-rpath,$(LIBDIR)
+
+$(O)/vmpick: $(SRC)/vmpick.c $(HDRS) $(LIBDIR)/liblazymod.so
 	@mkdir -p $(O)
 	$(CC) $(CFLAGS) -o $@ $< -L$(LIBDIR) -llazymod -Wl,-rpath,$(LIBDIR)
 

@@ -566,7 +566,10 @@ static int find_module_anywhere(struct lm_context *ctx, size_t prefer, const cha
 		struct lm__gen *g = atomic_load_explicit(&ctx->sources[i].gen, memory_order_acquire);
 		if (!g)
 			continue;
-		int r = lm__index_find_module(&g->ix, name, mod);
+		/* The build for the context's target; else one that will say why not. */
+		int r = lm__index_find_build(&g->ix, name, ctx->target, mod);
+		if (r == LM_E_NOTFOUND)
+			r = lm__index_find_module(&g->ix, name, mod);
 		if (r == 0) {
 			*src = i;
 			*gen = g;
@@ -640,17 +643,16 @@ static int visit(struct lm_context *ctx, struct txn *t, size_t src, struct lm__g
 	return 0;
 }
 
-static bool serves_target(const struct lm__index *ix, const struct lm__imod *rec, const char *target)
+/* Appends the targets module rec serves to buf, comma-separated. */
+static void add_targets(const struct lm__index *ix, const struct lm__imod *rec, char *buf,
+			size_t len)
 {
-	if (!rec->ntargets)
-		return true;
 	for (uint32_t i = 0; i < rec->ntargets; i++) {
-		uint32_t off;
+		uint32_t off = 0;
 		lm__index_ref(ix, rec->targets_first + i, &off);
-		if (!strcmp(lm__index_str(ix, off), target))
-			return true;
+		size_t used = strlen(buf);
+		snprintf(buf + used, len - used, "%s%s", used ? ", " : "", lm__index_str(ix, off));
 	}
-	return false;
 }
 
 static const struct lm__module_desc *builtin_desc(struct lm_context *ctx, const char *name)
@@ -840,8 +842,12 @@ static int open_module(struct lm_context *ctx, const struct step *s)
 		return lm__fail(LM_E_IFACE, "module %s: built for interface %u.%u, the host has %u.%u",
 				name, rec->iface_major, rec->iface_minor, ctx->iface_major,
 				ctx->iface_minor);
-	if (!serves_target(ix, rec, ctx->target))
-		return lm__fail(LM_E_TARGET, "module %s: does not serve target %s", name, ctx->target);
+	if (!lm__index_serves(ix, rec, ctx->target)) {
+		char there[256] = "";
+		add_targets(ix, rec, there, sizeof there);
+		return lm__fail(LM_E_TARGET, "module %s: does not serve target %s (built for %s)",
+				name, ctx->target, there);
+	}
 	if (rec->flags & LM__IMOD_BUILTIN) {
 		st->desc = builtin_desc(ctx, name);
 		if (!st->desc)
@@ -871,6 +877,28 @@ static int open_module(struct lm_context *ctx, const struct step *s)
 }
 
 /*
+ * The object slot of the first build of feature fi, when fi is a later
+ * build (for another target): a loaded later build leaves its object there
+ * too, the record a lookup finds, so that get_loaded answers from there
+ * without walking the builds. Only one build of a feature serves a
+ * context's target, so that slot is free for it. NULL when fi is a first
+ * build; *nomem when the slot could not be made.
+ */
+static const void **first_build_slot(struct lm__gen *g, uint32_t fi, bool *nomem)
+{
+	uint32_t first = fi;
+	const struct lm__ifeat *prev;
+	while (first > 0 && (prev = lm__index_feat(&g->ix, first - 1)) &&
+	       (prev->flags & LM__IFEAT_MORE))
+		first--;
+	if (first == fi)
+		return NULL;
+	const void **slot = lm__sparse_slot(&g->objs, first);
+	*nomem = !slot;
+	return slot;
+}
+
+/*
  * Points each feature of a ready module at the object its module registered;
  * with desc NULL, only makes room for them, so that publishing after the
  * module's init cannot fail. Returns 0 or LM_E_NOMEM.
@@ -886,7 +914,9 @@ static int publish(struct lm__gen *g, uint32_t m, const struct lm__module_desc *
 		lm__index_ref(&g->ix, rec->feats_first + i, &fi);
 		const struct lm__ifeat *f = lm__index_feat(&g->ix, fi);
 		const void **obj = f ? lm__sparse_slot(&g->objs, fi) : NULL;
-		if (f && !obj)
+		bool nomem = false;
+		const void **fslot = obj ? first_build_slot(g, fi, &nomem) : NULL;
+		if (f && (!obj || nomem))
 			return lm__fail(LM_E_NOMEM, "out of memory");
 		if (!f || !desc)
 			continue;
@@ -895,6 +925,8 @@ static int publish(struct lm__gen *g, uint32_t m, const struct lm__module_desc *
 			if ((*r)->type == LM__REG_FEATURE && !strcmp((*r)->module, name) &&
 			    !strcmp((*r)->kind, kind) && !strcmp((*r)->name, fname)) {
 				*obj = (*r)->object;
+				if (fslot) /* released: get_loaded reads it without the state */
+					__atomic_store_n(fslot, (*r)->object, __ATOMIC_RELEASE);
 				break;
 			}
 	}
@@ -936,7 +968,10 @@ static int adopt(struct lm_context *ctx, struct lm__source *s, struct lm__gen *o
 {
 	for (uint32_t m = 0; old && m < g->ix.h->nmods; m++) {
 		uint32_t om;
-		if (lm__index_find_module(&old->ix, mod_name(g, m), &om) < 0 ||
+		const struct lm__imod *rec = lm__index_mod(&g->ix, m);
+		/* Only the build for the context's target can have been loaded. */
+		if (!rec || !lm__index_serves(&g->ix, rec, ctx->target) ||
+		    lm__index_find_build(&old->ix, mod_name(g, m), ctx->target, &om) < 0 ||
 		    mod_state(old, om) != LM__READY)
 			continue;
 		struct lm__modstate *os = mod_slot(old, om);
@@ -1103,6 +1138,42 @@ static int find_in_source(struct lm_context *ctx, size_t i, const char *kind, co
 }
 
 /*
+ * Among the builds of feature *fi (one per target, adjacent in the index),
+ * picks the one serving the context's target. Returns 0 with *fi set (a
+ * lone build is returned as it is: loading it says why it does not fit),
+ * LM_E_TARGET naming the targets there are when no build fits, or
+ * LM_E_CORRUPT.
+ */
+static int pick_build(struct lm_context *ctx, size_t src, struct lm__gen *g, uint32_t *fi)
+{
+	const struct lm__index *ix = &g->ix;
+	char there[512] = "";
+	const char *name = NULL;
+	for (uint32_t i = *fi;;) {
+		const struct lm__ifeat *f = lm__index_feat(ix, i);
+		const struct lm__imod *m = f ? lm__index_mod(ix, f->mod) : NULL;
+		if (!m)
+			break;
+		if (lm__index_serves(ix, m, ctx->target)) {
+			*fi = i;
+			return 0;
+		}
+		if (i == *fi && !(f->flags & LM__IFEAT_MORE))
+			return 0;
+		name = lm__index_str(ix, m->name);
+		add_targets(ix, m, there, sizeof there);
+		int r = lm__index_next_build(ix, i, &i);
+		if (r == LM_E_NOTFOUND)
+			return lm__fail(LM_E_TARGET, "module %s: no build for target %s (built for %s)",
+					name, ctx->target, there);
+		if (r < 0)
+			break;
+	}
+	return lm__fail(LM_E_CORRUPT, "index of %s: damaged builds of feature record %u",
+			ctx->sources[src].dir ? ctx->sources[src].dir : "built-in modules", *fi);
+}
+
+/*
  * After damage found in source i's mapped index past its header: reads the
  * directory's notes instead, once, with one warning. Returns 1 when the
  * caller should look again.
@@ -1140,7 +1211,24 @@ static int get_loaded(struct lm_context *ctx, const char *kind, const char *name
 			return 0;
 		const struct lm__modstate *st = mod_peek(g, f->mod);
 		int state = st ? atomic_load_explicit(&st->state, memory_order_acquire) : LM__UNLOADED;
-		const void *obj = state == LM__READY ? feat_obj(g, fi) : NULL;
+		/* Several builds: the loaded one left its object with the first. */
+		const void *obj;
+		if (state != LM__READY && (f->flags & LM__IFEAT_MORE)) {
+			const void *const *slot = lm__sparse_peek(&g->objs, fi);
+			if (slot && (obj = __atomic_load_n(slot, __ATOMIC_ACQUIRE))) {
+				*object = obj;
+				return 1;
+			}
+		}
+		/* Builds for other targets follow the first: the loaded one may be there. */
+		while (state != LM__READY && (f->flags & LM__IFEAT_MORE) &&
+		       lm__index_next_build(&g->ix, fi, &fi) == 0 && (f = lm__index_feat(&g->ix, fi))) {
+			st = mod_peek(g, f->mod);
+			state = st ? atomic_load_explicit(&st->state, memory_order_acquire) : LM__UNLOADED;
+		}
+		if (!f)
+			return 0;
+		obj = state == LM__READY ? feat_obj(g, fi) : NULL;
 		if (obj) {
 			*object = obj;
 			return 1;
@@ -1179,6 +1267,8 @@ static int get(struct lm_context *ctx, const char *kind, const char *name, const
 		}
 		if (r == LM_E_NOTFOUND)
 			continue; /* the next source may provide it */
+		if (r == 0)
+			r = pick_build(ctx, i, g, &fi);
 		if (r == 0) {
 			/* The fast path: a loaded feature, no lock, no system call. */
 			const struct lm__ifeat *f = lm__index_feat(&g->ix, fi);
@@ -1200,6 +1290,8 @@ static int get(struct lm_context *ctx, const char *kind, const char *name, const
 				if (r == LM_E_STALE && !(ctx->flags & LM_CTX_NO_FALLBACK)) {
 					/* The index was stale and has been rebuilt: look again. */
 					r = find_in_source(ctx, i, kind, name, &g, &fi);
+					if (r == 0)
+						r = pick_build(ctx, i, g, &fi);
 					if (r == 0)
 						r = load_locked(ctx, i, g, fi);
 				}
@@ -1255,7 +1347,7 @@ int lm__get_probe(struct lm_context *ctx, const char *kind, const char *name, lm
 	for (size_t i = 0; i < ctx->nsources; i++) {
 		struct lm__gen *g = NULL;
 		uint32_t fi;
-		if (find_in_source(ctx, i, kind, name, &g, &fi) < 0)
+		if (find_in_source(ctx, i, kind, name, &g, &fi) < 0 || pick_build(ctx, i, g, &fi) < 0)
 			continue;
 		const struct lm__ifeat *f = lm__index_feat(&g->ix, fi);
 		const struct lm__modstate *st = f ? mod_peek(g, f->mod) : NULL;
@@ -1283,7 +1375,7 @@ LM_EXPORT int lm_module_loaded(struct lm_context *ctx, const char *name)
 	for (size_t i = 0; !loaded && i < ctx->nsources; i++) {
 		struct lm__gen *g = atomic_load_explicit(&ctx->sources[i].gen, memory_order_acquire);
 		uint32_t m;
-		loaded = g && lm__index_find_module(&g->ix, name, &m) == 0 &&
+		loaded = g && lm__index_find_build(&g->ix, name, ctx->target, &m) == 0 &&
 			 mod_state(g, m) == LM__READY;
 	}
 	lm__call_end(ctx, 0);
@@ -1321,6 +1413,9 @@ static int feature_info(struct lm_context *ctx, const char *kind, const char *na
 		struct lm__gen *g = NULL;
 		uint32_t fi;
 		int e = find_in_source(ctx, i, kind, name, &g, &fi);
+		uint32_t pick = fi;
+		if (e == 0 && pick_build(ctx, i, g, &pick) == 0)
+			fi = pick; /* the build for the context's target, if there is one */
 		if (e == 0)
 			e = fill_info(ctx, g, fi, info);
 		if (e == LM_E_CORRUPT && lm__recover(ctx, i) &&
@@ -1332,6 +1427,26 @@ static int feature_info(struct lm_context *ctx, const char *kind, const char *na
 			return e;
 	}
 	return r < 0 ? r : lm__fail(LM_E_NOTFOUND, "no installed module provides %s/%s", kind, name);
+}
+
+/*
+ * Whether feature fi is the build lm_get would pick (always, for a feature
+ * built once). 0 for the builds of other targets, and for every build when
+ * none fits the context's target.
+ */
+static int listed_build(struct lm_context *ctx, size_t src, struct lm__gen *g, uint32_t fi)
+{
+	uint32_t first = fi;
+	const struct lm__ifeat *f = lm__index_feat(&g->ix, fi), *prev;
+	if (!f)
+		return 1;
+	while (first > 0 && (prev = lm__index_feat(&g->ix, first - 1)) &&
+	       (prev->flags & LM__IFEAT_MORE))
+		first--;
+	if (first == fi && !(f->flags & LM__IFEAT_MORE))
+		return 1;
+	uint32_t pick = first;
+	return pick_build(ctx, src, g, &pick) == 0 && pick == fi;
 }
 
 LM_EXPORT int lm_feature_info(struct lm_context *ctx, const char *kind, const char *name,
@@ -1376,6 +1491,9 @@ static int list(struct lm_context *ctx, const char *kind, lm_list_fn fn, void *d
 			}
 			if (r < 0)
 				return r;
+			/* One of several builds of the feature? Only the one lm_get picks. */
+			if (!listed_build(ctx, i, g, fi))
+				continue;
 			/* Shadowed by an earlier source? Then lm_get would not use it. */
 			bool shadowed = false;
 			for (size_t j = 0; j < i && !shadowed; j++) {

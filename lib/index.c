@@ -278,12 +278,29 @@ static int match_feat(const struct lm__index *ix, uint32_t i, const void *key)
 	       !strcmp(lm__index_str(ix, f->name), k->name);
 }
 
+struct mkey {
+	const char *name, *target; /* target NULL: any build */
+};
+
 static int match_mod(const struct lm__index *ix, uint32_t i, const void *key)
 {
+	const struct mkey *k = key;
 	const struct lm__imod *m = lm__index_mod(ix, i);
 	if (!m)
 		return LM_E_CORRUPT;
-	return !strcmp(lm__index_str(ix, m->name), key);
+	return !strcmp(lm__index_str(ix, m->name), k->name) &&
+	       (!k->target || lm__index_serves(ix, m, k->target));
+}
+
+bool lm__index_serves(const struct lm__index *ix, const struct lm__imod *rec, const char *target)
+{
+	for (uint32_t i = 0; i < rec->ntargets; i++) {
+		uint32_t off = 0;
+		lm__index_ref(ix, rec->targets_first + i, &off);
+		if (!strcmp(lm__index_str(ix, off), target))
+			return true;
+	}
+	return !rec->ntargets;
 }
 
 int lm__index_get_feature(const struct lm__index *ix, const char *kind, const char *name,
@@ -305,8 +322,28 @@ int lm__index_find_feature(const struct lm__index *ix, const char *kind, const c
 
 int lm__index_find_module(const struct lm__index *ix, const char *name, uint32_t *mod)
 {
-	return hash_find(ix, ix->h->mhash_off, ix->h->mslots, lm__hash(name, NULL), match_mod, name,
+	return lm__index_find_build(ix, name, NULL, mod);
+}
+
+int lm__index_find_build(const struct lm__index *ix, const char *name, const char *target,
+			 uint32_t *mod)
+{
+	struct mkey k = {name, target};
+	return hash_find(ix, ix->h->mhash_off, ix->h->mslots, lm__hash(name, NULL), match_mod, &k,
 			 mod);
+}
+
+int lm__index_next_build(const struct lm__index *ix, uint32_t fi, uint32_t *next)
+{
+	const struct lm__ifeat *f = lm__index_feat(ix, fi);
+	if (!f || !(f->flags & LM__IFEAT_MORE))
+		return f ? LM_E_NOTFOUND : LM_E_CORRUPT;
+	const struct lm__ifeat *n = lm__index_feat(ix, fi + 1);
+	if (!n || strcmp(lm__index_str(ix, f->kind), lm__index_str(ix, n->kind)) ||
+	    strcmp(lm__index_str(ix, f->name), lm__index_str(ix, n->name)))
+		return LM_E_CORRUPT;
+	*next = fi + 1;
+	return 0;
 }
 
 int lm__index_find_kind(const struct lm__index *ix, const char *kind, const struct lm__ikind **out)
@@ -351,6 +388,12 @@ int lm__index_verify(const struct lm__index *ix, char *why, size_t whylen)
 	for (uint32_t i = 0; i < h->nfeats; i++) {
 		const struct lm__ifeat *f = lm__index_feat(ix, i);
 		uint32_t found;
+		/* Another build of the feature before: the lookup finds the first. */
+		if (i > 0 && (lm__index_feat(ix, i - 1)->flags & LM__IFEAT_MORE)) {
+			if (lm__index_next_build(ix, i - 1, &found) < 0)
+				return WHY("feature %u is not another build of feature %u", i, i - 1);
+			continue;
+		}
 		if (lm__index_find_feature(ix, lm__index_str(ix, f->kind), lm__index_str(ix, f->name),
 					   &found) < 0 ||
 		    found != i)
@@ -381,6 +424,10 @@ struct builder {
 	uint32_t mod_mask, feat_mask;
 	/* Dependencies grouped by set module. */
 	uint32_t *deps_first, *ndeps_of, *deps_by_mod;
+	/* Targets grouped by set module. */
+	uint32_t *tg_first, *tg_count, *tg_items;
+	/* Set module -> the next kept build of the same name, or EMPTY. */
+	uint32_t *next_build;
 };
 
 static void reportf(struct builder *b, int err, const char *fmt, ...)
@@ -474,6 +521,13 @@ static uint32_t find_feat(struct builder *b, const char *kind, const char *name)
 		if (!strcmp(f->a, kind) && !strcmp(f->b, name))
 			return v - 1;
 	}
+}
+
+/* Whether index features x and y have the same kind and name. */
+static bool same_feat(const struct builder *b, uint32_t x, uint32_t y)
+{
+	const struct lm__mitem *f = &b->set->feats[b->order[x]], *g = &b->set->feats[b->order[y]];
+	return !strcmp(f->a, g->a) && !strcmp(f->b, g->b);
 }
 
 static void map_feature(struct builder *b, uint32_t fi)
@@ -579,6 +633,25 @@ static bool same_dir(const char *a, const char *b)
 	return sa && sb && sa - a == sb - b && !memcmp(a, b, (size_t)(sa - a));
 }
 
+/* Whether set modules x and y would both serve some target. */
+static bool share_target(const struct builder *b, uint32_t x, uint32_t y)
+{
+	if (!b->tg_count[x] || !b->tg_count[y])
+		return true; /* a module that names no target serves every one */
+	const struct lm__mitem *t = b->set->targets;
+	for (uint32_t i = 0; i < b->tg_count[x]; i++)
+		for (uint32_t j = 0; j < b->tg_count[y]; j++)
+			if (!strcmp(t[b->tg_items[b->tg_first[x] + i]].a,
+				    t[b->tg_items[b->tg_first[y] + j]].a))
+				return true;
+	return false;
+}
+
+/*
+ * Keeps the first module of each name, and after it the builds of the
+ * same name for other targets (variants: each names its targets, no two
+ * share one); drops and reports any other module of a name already kept.
+ */
 static void check_set(struct builder *b)
 {
 	struct lm__mset *set = b->set;
@@ -586,9 +659,19 @@ static void check_set(struct builder *b)
 		uint32_t first = find_set_mod(b, set->mods[i].name);
 		if (first == EMPTY || first >= i)
 			continue;
+		uint32_t clash = EMPTY, last = first;
+		for (uint32_t j = first; j != EMPTY && clash == EMPTY; j = b->next_build[j]) {
+			if (share_target(b, (uint32_t)i, j))
+				clash = j;
+			last = j;
+		}
+		if (clash == EMPTY) {
+			b->next_build[last] = (uint32_t)i;
+			continue;
+		}
 		b->skip_mod[i] = true;
-		const struct lm__mmod *m = &set->mods[i], *f = &set->mods[first];
-		if (in_bundle(set, i) != in_bundle(set, first) && same_dir(m->path, f->path))
+		const struct lm__mmod *m = &set->mods[i], *f = &set->mods[clash];
+		if (in_bundle(set, i) != in_bundle(set, clash) && same_dir(m->path, f->path))
 			/* One source built both ways: which build runs would depend
 			 * on file names, so the indexer refuses the directory. */
 			reportf(b, LM__E_BUNDLE_AND_ALONE,
@@ -701,6 +784,13 @@ int lm__index_build(struct lm__mset *set, const char *index_dir, lm__report_fn r
 		keys[i] = set->targets[i].mod;
 	if (group_by(keys, set->ntargets, (uint32_t)set->nmods, &tg_first, &tg_count, &tg_items) < 0)
 		goto out;
+	b.tg_first = tg_first;
+	b.tg_count = tg_count;
+	b.tg_items = tg_items;
+	b.next_build = lm__calloc(nm, sizeof *b.next_build);
+	if (!b.next_build)
+		goto out;
+	memset(b.next_build, 0xff, nm * sizeof *b.next_build);
 
 	check_set(&b);
 
@@ -718,7 +808,9 @@ int lm__index_build(struct lm__mset *set, const char *index_dir, lm__report_fn r
 		const struct lm__mitem *f = &set->feats[b.order[i]];
 		if (b.nfeats > 0) {
 			const struct lm__mitem *prev = &set->feats[b.order[b.nfeats - 1]];
-			if (!strcmp(prev->a, f->a) && !strcmp(prev->b, f->b)) {
+			if (!strcmp(prev->a, f->a) && !strcmp(prev->b, f->b) &&
+			    (prev->mod == f->mod ||
+			     strcmp(set->mods[prev->mod].name, set->mods[f->mod].name))) {
 				reportf(&b, LM_E_INVAL,
 					"feature %s/%s provided by both %s (%s) and %s (%s): the first is used",
 					f->a, f->b, set->mods[prev->mod].name,
@@ -729,8 +821,10 @@ int lm__index_build(struct lm__mset *set, const char *index_dir, lm__report_fn r
 		}
 		b.order[b.nfeats++] = b.order[i];
 	}
+	/* Builds of one feature are adjacent: the maps hold the first. */
 	for (uint32_t i = 0; i < b.nfeats; i++)
-		map_feature(&b, i);
+		if (i == 0 || !same_feat(&b, i - 1, i))
+			map_feature(&b, i);
 
 	mods = lm__calloc(b.nmods ? b.nmods : 1, sizeof *mods);
 	feats = lm__calloc(b.nfeats ? b.nfeats : 1, sizeof *feats);
@@ -749,6 +843,8 @@ int lm__index_build(struct lm__mset *set, const char *index_dir, lm__report_fn r
 		feats[i] = (struct lm__ifeat){.kind = kinds[nkinds - 1].kind,
 					      .name = add_str(&b, f->b),
 					      .mod = b.mod_of[f->mod]};
+		if (i > 0 && same_feat(&b, i - 1, i))
+			feats[i - 1].flags |= LM__IFEAT_MORE;
 	}
 
 	/*
@@ -764,6 +860,9 @@ int lm__index_build(struct lm__mset *set, const char *index_dir, lm__report_fn r
 		const char *kind = code ? set->probes[i - set->nrules].a : set->rules[i].kind;
 		const char *name = code ? set->probes[i - set->nrules].b : set->rules[i].name;
 		uint32_t fi = find_feat(&b, kind, name);
+		while (fi != EMPTY && set->feats[b.order[fi]].mod != mod && fi + 1 < b.nfeats &&
+		       same_feat(&b, fi, fi + 1))
+			fi++;
 		keys[i] = fi != EMPTY && set->feats[b.order[fi]].mod == mod ? fi : EMPTY;
 		if (keys[i] == EMPTY && !b.skip_mod[mod] && !declares(set, mod, kind, name))
 			reportf(&b, LM_E_INVAL, "module %s: probe rule for %s/%s, which it does not provide",
@@ -905,7 +1004,8 @@ int lm__index_build(struct lm__mset *set, const char *index_dir, lm__report_fn r
 		crc_str(&ix, f->kind, &crc);
 		crc_str(&ix, f->name, &crc);
 		f->crc = crc;
-		put_slot(fslots, h.fslots, lm__hash(lm__index_str(&ix, f->kind), lm__index_str(&ix, f->name)), i);
+		if (i == 0 || !(feats[i - 1].flags & LM__IFEAT_MORE))
+			put_slot(fslots, h.fslots, lm__hash(lm__index_str(&ix, f->kind), lm__index_str(&ix, f->name)), i);
 	}
 	for (uint32_t i = 0; i < b.nmods; i++) {
 		struct lm__imod *m = (struct lm__imod *)(img + h.mods_off) + i;
@@ -956,6 +1056,7 @@ out:
 	free(b.deps_first);
 	free(b.ndeps_of);
 	free(b.deps_by_mod);
+	free(b.next_build);
 	free(keys);
 	free(tg_first);
 	free(tg_count);

@@ -222,8 +222,13 @@ struct lm__imod {
 #define LM__IMOD_SHA256 4u
 #define LM__IMOD_BUNDLE 8u /* its file holds other modules too: see bundle.c */
 struct lm__ifeat {
-	uint32_t kind, name, mod, flags, crc;
+	uint32_t kind, name, mod, flags, crc; /* flags: LM__IFEAT_* */
 };
+#define LM__IFEAT_CODEPROBE 1u
+/* The next record is the same feature from another build of the module
+ * (for another target): builds of one feature are adjacent, and the hash
+ * table holds the first. */
+#define LM__IFEAT_MORE 2u
 struct lm__irule {
 	uint32_t feat;
 	uint8_t type, score;
@@ -262,7 +267,16 @@ int lm__index_find_feature(const struct lm__index *ix, const char *kind, const c
 /* The same, also giving the verified feature record. */
 int lm__index_get_feature(const struct lm__index *ix, const char *kind, const char *name,
 			  uint32_t *feat, const struct lm__ifeat **rec);
+/* The first module record named name (of any target). */
 int lm__index_find_module(const struct lm__index *ix, const char *name, uint32_t *mod);
+/* The first build of module name that serves target (any build if NULL). */
+int lm__index_find_build(const struct lm__index *ix, const char *name, const char *target,
+			 uint32_t *mod);
+/* The record after feature fi holding another build of it: 0 with *next,
+ * LM_E_NOTFOUND when fi is the last build, or LM_E_CORRUPT. */
+int lm__index_next_build(const struct lm__index *ix, uint32_t fi, uint32_t *next);
+/* Whether a module serves target: it names it, or names no target. */
+bool lm__index_serves(const struct lm__index *ix, const struct lm__imod *rec, const char *target);
 int lm__index_find_kind(const struct lm__index *ix, const char *kind, const struct lm__ikind **k);
 const struct lm__imod *lm__index_mod(const struct lm__index *ix, uint32_t i);
 const struct lm__ifeat *lm__index_feat(const struct lm__index *ix, uint32_t i);

@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# make demo: vdisk at work on sample images, with lazymod's load trace on,
-# then the same `info` in vdisk's five build modes, side by side.
+# make demo: vdisk at work on sample images, with lazymod's load trace on;
+# vmrun running a guest on both targets with the build of its accelerator for
+# each; then the same `info` in vdisk's five build modes, side by side.
 set -eu
 build=${1:-build}
 samples=vdisk/samples
@@ -36,6 +37,20 @@ for f in $samples/disk.vmdk "$tmp/disk.raw"; do
 	printf '$ vdisk cat %s | strings\n' "$f"
 	"$vdisk" cat "$f" | strings
 done
+
+say "vmrun: one executable, each accelerator built once per target, one index"
+run "$build/bin/lazymod" list "$build/lib/vmrun"
+guests=$build/vmrun/tests
+if [ -e "$guests/hello-riscv64.elf" ]; then
+	for t in riscv32 riscv64; do
+		say "vmrun on $t: the fast accelerator's $t build is the one module loaded"
+		LAZYMOD_DEBUG=1 run "$build/bin/vmrun" -target $t -accel fast:interp \
+			-kernel "$guests/branches-$t.elf"
+	done
+	say "An accelerator that is not installed, then the next of the list"
+	run "$build/bin/vmrun" -target riscv64 -accel kvm:interp -stats -kernel "$guests/hello-riscv64.elf"
+	run "$build/bin/vmrun" -target riscv64 -accel kvm -kernel "$guests/hello-riscv64.elf" || true
+fi
 
 say "The same info in the five build modes (building them if needed)"
 for m in lazy builtin eager dlopen-all bundle; do

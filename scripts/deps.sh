@@ -5,7 +5,9 @@
 set -eu
 
 # command, file or pkgconfig/MODULE : Debian package. nginx, sshd and openssl
-# are for vdisk's protocol tests, which run their own servers on loopback.
+# are for vdisk's protocol tests, which run their own servers on loopback;
+# the RISC-V binutils build vmrun's guest programs, and QEMU runs them too,
+# as the oracle vmrun is compared with.
 needs="
 meson:meson
 ninja:ninja-build
@@ -23,6 +25,10 @@ pkgconfig/libssh:libssh-dev
 /usr/sbin/sshd:openssh-server
 ssh-keygen:openssh-client
 openssl:openssl
+riscv64-unknown-elf-as:binutils-riscv64-unknown-elf
+riscv64-unknown-elf-ld:binutils-riscv64-unknown-elf
+qemu-system-riscv64:qemu-system-misc
+qemu-system-riscv32:qemu-system-misc
 "
 case "${1:-}" in
 --valgrind) needs="$needs

@@ -221,6 +221,56 @@ TEST(other_target)
 	lm_context_unref(ctx);
 }
 
+/* A context over the variants fixture for target. */
+static struct lm_context *variants_ctx(const char *target)
+{
+	const char *dirs[] = {fixture("variants"), NULL};
+	struct lm_options o = {.dirs = dirs, .iface_major = 1, .target = target, .host = &host,
+			       .flags = LM_CTX_NO_ENV_PATH | LM_CTX_NO_FALLBACK};
+	struct lm_context *ctx;
+	CHECK_INT(lm_context_new(&o, &ctx), 0);
+	return ctx;
+}
+
+TEST(variants_pick_the_target)
+{
+	/* The second build in the index: the lookup walks past the first. */
+	struct lm_context *ctx = variants_ctx("ttwo");
+	CHECK_INT(lm_module_loaded(ctx, "variant"), 0);
+	const struct fixture_obj *o = get_ok(ctx, "test", "variant");
+	CHECK_STR(o->version, "ttwo");
+	CHECK(mapped("variant-ttwo.so") && !mapped("variant-tone.so"));
+	CHECK_INT(lm_module_loaded(ctx, "variant"), 1);
+	CHECK(get_ok(ctx, "test", "variant") == o);
+	CHECK_INT(inits(&counts, "variant"), 1);
+	/* Listed once: the build lm_get uses. */
+	int seen = 0;
+	CHECK_INT(lm_list(ctx, "test", count_feature, &seen), 0);
+	CHECK_INT(seen, 2);
+	struct lm_feature_info info;
+	CHECK_INT(lm_feature_info(ctx, "test", "variant", &info), 0);
+	CHECK_CONTAINS(info.path, "variant-ttwo.so");
+	lm_context_unref(ctx);
+}
+
+TEST(variants_none_fits)
+{
+	struct lm_context *ctx = variants_ctx("tthree");
+	get_fails(ctx, "variant", LM_E_TARGET, "no build for target tthree (built for tone, ttwo)");
+	CHECK(!mapped("variant-tone.so") && !mapped("variant-ttwo.so"));
+	CHECK_INT(lm_module_loaded(ctx, "variant"), 0);
+	lm_context_unref(ctx);
+}
+
+TEST(variants_dependency)
+{
+	struct lm_context *ctx = variants_ctx("tone");
+	get_ok(ctx, "test", "variant_user");
+	CHECK(mapped("variant-tone.so") && !mapped("variant-ttwo.so"));
+	CHECK_STR(get_ok(ctx, "test", "variant")->version, "tone");
+	lm_context_unref(ctx);
+}
+
 TEST(two_providers_first_wins)
 {
 	struct lm_context *ctx = open_ctx(fixture("basic"), 0);

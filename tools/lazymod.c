@@ -144,6 +144,11 @@ static int print_index(const struct lm__index *ix, const char *where, bool json,
 			printf("    %s\n", lm__index_str(ix, m->description));
 			if (m->flags & LM__IMOD_IFACE)
 				printf("    interface %u.%u\n", m->iface_major, m->iface_minor);
+			for (uint32_t d = 0; d < m->ntargets; d++) {
+				uint32_t off;
+				lm__index_ref(ix, m->targets_first + d, &off);
+				printf("    target %s\n", lm__index_str(ix, off));
+			}
 			for (uint32_t d = 0; d < m->ndeps; d++) {
 				uint32_t off;
 				lm__index_ref(ix, m->deps_first + d, &off);

@@ -31,6 +31,7 @@ REF_SEEDS = ("libraries at start-up 142 → 128, loader time 65 → 20 ms, total
                                  # DESIGN.md: QEMU 2015 (seed 000), eager → modular
 GOAL_VDISK_QEMU_RATIO = 0.5      # vdisk info (lazy) / qemu-img info, local qcow2, wall
 GOAL_GST_RATIO = 0.2             # lazymod context + one loaded feature / gst_init + one element
+GOAL_VMRUN_PICK_RATIO = 1.10    # lm_get of an accelerator: 2 accels x 2 targets / 1 build
 BUDGET_S = 15 * 60               # make bench, whole
 GOAL_BUNDLE50_RATIO = 0.3        # 50 features from a bundle of 50 / from 50 separate modules
 GOAL_BUNDLE1_RATIO = 1.5         # one feature from a bundle of 50 / from the module alone
@@ -56,6 +57,10 @@ G_BUNDLE1 = (f"one feature from a bundle of 50 at most {GOAL_BUNDLE1_RATIO}× th
              "alone")
 G_GST = (f"lazymod context plus one loaded feature at most {GOAL_GST_RATIO}× GStreamer's gst_init "
          "plus one element (warm cache, an index as large as the registry)")
+
+G_VMRUN_LIBS = "vmrun's libraries at start-up: the C library and liblazymod only"
+G_VMRUN_PICK = (f"vmrun: choosing among 2 accelerators × 2 targets at most "
+                f"{GOAL_VMRUN_PICK_RATIO:.2f}× a lookup among 1 build (first and later lookups)")
 
 MODE_NAMES = {"eager": "eager link", "dlopen-all": "dlopen-all", "lazy": "lazy",
               "builtin": "built-in"}
@@ -896,8 +901,73 @@ def section_bundle(rp):
         rp.add(*table(["modules", "PSS per process"], rows))
 
 
+# ---- 8. vmrun ---------------------------------------------------------------------------
+
+def section_vmrun(rp):
+    rp.add("## 8. vmrun: accelerators as modules built per target", "")
+    ips = stats.read(rp.res, "vmrun-ips.csv")
+    if not ips:
+        rp.add("Not measured (no `vmrun-ips.csv`).", "")
+        rp.goal(G_VMRUN_LIBS, "—", None)
+        rp.goal(G_VMRUN_PICK, "—", None)
+        return
+    rp.add("Guest instructions per second on the guest loop (`vmrun/tests/guests/loop.S`, "
+           "2^24 rounds of 8 instructions), `vmrun -stats`, median of the runs "
+           "(min – max):", "")
+    rows = []
+    for target in ("riscv32", "riscv64"):
+        for accel in ("interp", "fast"):
+            xs = [float(r["mips"]) for r in ips if r["target"] == target and r["accel"] == accel]
+            if xs:
+                m = Summary(xs)
+                rows.append([target, accel, f"{num(m.median)} M/s ({num(m.min)} – {num(m.max)})"])
+    rp.add(*table(["target", "accelerator", "guest instructions per second"], rows))
+    rp.add("![vmrun: guest instructions per second](perf/vmrun.png)", "")
+
+    wall, _, _ = stats.spawned(rp.res, "vmrun-start.csv", key=None)
+    if wall:
+        rp.add("Exec to exit of a run whose guest prints one line and ends through the "
+               "finisher (about 400 guest instructions): a bound on exec to the guest's first "
+               "instruction. One process per run, cells interleaved:", "")
+        rp.add(*table(["cell", "wall, median (p25 – p75)"],
+                      [[c, spread(Summary(v.values()))] for c, v in sorted(wall.items())]))
+
+    libs = stats.read(rp.res, "vmrun-libs.csv") or []
+    names = sorted({r["library"] for r in libs})
+    only = bool(names) and all(n.startswith(("libc.so", "liblazymod.so")) for n in names)
+    rp.add(f"Libraries vmrun maps at start-up (`LD_DEBUG=files`, every target and "
+           f"accelerator): {', '.join(names) or '—'}; the accelerator's build is then the one "
+           "object loaded at run time.", "")
+    rp.goal(G_VMRUN_LIBS, ", ".join(names) or "—", only if names else None,
+            "vmrun links nothing else; a library here would come from a dependency added "
+            "to the executable.")
+
+    first, _, _ = stats.spawned(rp.res, "vmrun-pick.csv", key="first")
+    op, _, _ = stats.spawned(rp.res, "vmrun-pick.csv", key="op")
+    if not first or "pick/2x2" not in first or "pick/1" not in first:
+        rp.goal(G_VMRUN_PICK, "—", None)
+        return
+    rf = Summary(stats.pair_ratios(first["pick/2x2"], first["pick/1"]))
+    ro = Summary(stats.pair_ratios(op["pick/2x2"], op["pick/1"]))
+    rp.add("Choosing the accelerator (`bench/src/vmpick.c`, target riscv64, `fast`, whose "
+           "riscv32 build comes first in the index): the first `lm_get` finds the build and "
+           "loads it; a later one finds the loaded feature. In the directory of 2 accelerators "
+           "× 2 targets and in one holding that build alone:", "")
+    rp.add(*table(["", "2 × 2 builds", "1 build", "ratio, per round"], [
+        ["first lm_get", spread(Summary(first["pick/2x2"].values())),
+         spread(Summary(first["pick/1"].values())), ratio(rf)],
+        ["later lm_get", spread(Summary(op["pick/2x2"].values())),
+         spread(Summary(op["pick/1"].values())), ratio(ro)]]))
+    worst = rf if rf.median >= ro.median else ro
+    rp.goal(G_VMRUN_PICK, f"first {ratio(rf)}, later {ratio(ro)}",
+            rf.median <= GOAL_VMRUN_PICK_RATIO and ro.median <= GOAL_VMRUN_PICK_RATIO,
+            "the lookup walks from the first build of the feature to the one for the "
+            "context's target; the walk checks one more record's checksum the first time.",
+            worst, GOAL_VMRUN_PICK_RATIO)
+
+
 SECTIONS = [section_startup, section_lookup, section_memory, section_vdisk, section_http,
-            section_gstreamer, section_bundle]
+            section_gstreamer, section_bundle, section_vmrun]
 
 
 # ---- the document --------------------------------------------------------------
