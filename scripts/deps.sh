@@ -5,7 +5,10 @@
 set -eu
 
 # command, file or pkgconfig/MODULE : Debian package. nginx, sshd and openssl
-# are for vdisk's protocol tests, which run their own servers on loopback.
+# are for vdisk's protocol tests, which run their own servers on loopback;
+# g++ and cmake for the consumer builds, abigail-tools for the ABI check,
+# scdoc and mandoc for the man pages, debhelper, dpkg-dev and fakeroot for
+# the Debian packages, bash-completion for the completion test.
 needs="
 meson:meson
 ninja:ninja-build
@@ -21,6 +24,15 @@ pkgconfig/libssh:libssh-dev
 /usr/sbin/sshd:openssh-server
 ssh-keygen:openssh-client
 openssl:openssl
+c++:g++
+cmake:cmake
+abidw:abigail-tools
+scdoc:scdoc
+mandoc:mandoc
+dh:debhelper
+dpkg-buildpackage:dpkg-dev
+fakeroot:fakeroot
+/usr/share/bash-completion/bash_completion:bash-completion
 "
 case "${1:-}" in
 --valgrind) needs="$needs
