@@ -124,7 +124,7 @@ for link in shared static; do
 	runs cmake $link "$b/dest/opt/consumer/bin" "$b/dest/opt/consumer/lib/consumer"
 done
 mkdir -p "$tmp/v9"
-printf 'cmake_minimum_required(VERSION 3.14)\nproject(v9 NONE)\nfind_package(lazymod 9 REQUIRED)\n' \
+printf 'cmake_minimum_required(VERSION 3.14)\nproject(v9 C)\nfind_package(lazymod 9 REQUIRED)\n' \
 	>"$tmp/v9/CMakeLists.txt"
 if cmake -S "$tmp/v9" -B "$tmp/v9/b" -DCMAKE_PREFIX_PATH="$root" >"$tmp/out" 2>&1; then
 	not_ok "cmake: find_package(lazymod 9) is refused"
