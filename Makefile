@@ -7,7 +7,7 @@ PREFIX ?= /usr/local
 MESON_OPTS ?=
 MODES = lazy builtin eager dlopen-all bundle
 
-.PHONY: all deps check demo install sanitize tsan valgrind modes clean fuzz bench
+.PHONY: all deps check demo install sanitize tsan valgrind modes clean fuzz bench abi-baseline
 
 all: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -25,9 +25,16 @@ check: all
 demo: all
 	@sh scripts/demo.sh $(BUILD)
 
+# Installs under PREFIX, staged under DESTDIR when set, leaving the build's
+# configuration alone (scripts/install.sh).
 install: all
-	meson configure $(BUILD) -Dprefix=$(abspath $(PREFIX))
-	meson install -C $(BUILD)
+	@sh scripts/install.sh "$(BUILD)" "$(PREFIX)" "$(DESTDIR)"
+
+# Rewrites the committed ABI baseline (abi/) from the built library: for an
+# intended change of the ABI, in the same commit as the change. The test
+# 'abi' (make check) fails on any other change than added symbols.
+abi-baseline: all
+	sh scripts/abi-dump.sh $(BUILD)/lib/liblazymod.so.0 abi/liblazymod.so.0.xml
 
 # The whole tree built with AddressSanitizer and UndefinedBehaviorSanitizer,
 # and the whole test suite run there.

@@ -7,7 +7,10 @@ set -eu
 # command, file or pkgconfig/MODULE : Debian package. nginx, sshd and openssl
 # are for vdisk's protocol tests, which run their own servers on loopback;
 # the RISC-V binutils build vmrun's guest programs, and QEMU runs them too,
-# as the oracle vmrun is compared with.
+# as the oracle vmrun is compared with; g++ and cmake for the consumer
+# builds, abigail-tools for the ABI check, scdoc and mandoc for the man
+# pages, debhelper, dpkg-dev and fakeroot for the Debian packages,
+# bash-completion for the completion test.
 needs="
 meson:meson
 ninja:ninja-build
@@ -29,6 +32,14 @@ riscv64-unknown-elf-as:binutils-riscv64-unknown-elf
 riscv64-unknown-elf-ld:binutils-riscv64-unknown-elf
 qemu-system-riscv64:qemu-system-misc
 qemu-system-riscv32:qemu-system-misc
+cmake:cmake
+abidw:abigail-tools
+scdoc:scdoc
+mandoc:mandoc
+dh:debhelper
+dpkg-buildpackage:dpkg-dev
+fakeroot:fakeroot
+/usr/share/bash-completion/bash_completion:bash-completion
 "
 case "${1:-}" in
 --valgrind) needs="$needs

@@ -193,8 +193,8 @@ check "a copied tree's index passes check" "$tmp/moved/bin/lazymod" check "$tmp/
 if meson install -C "$build" --no-rebuild --quiet --destdir "$tmp/dest" >"$tmp/out" 2>&1; then
 	pass "meson install into a staging directory"
 	pc=$(find "$tmp/dest" -name lazymod.pc | head -1)
-	prefix=$(sed -n 's/^prefix=//p' "$pc")
-	root="$tmp/dest$prefix"
+	# lazymod.pc is relocatable: its prefix is the staged one.
+	root=$(PKG_CONFIG_PATH=$(dirname "$pc") pkg-config --variable=prefix lazymod)
 	cat > "$tmp/host.c" <<'C'
 #include <lazymod.h>
 #include <stdio.h>

@@ -53,6 +53,19 @@ extern "C" {
 #define LM__MOD LM__STR(LM_MODULE_NAME)
 
 /*
+ * A compile-time check at file scope, in every language the header serves:
+ * C++ and C11 have their own; C99 gets an array whose size turns negative,
+ * so that a failed check still stops the build (naming the typedef).
+ */
+#if defined(__cplusplus)
+#define LM__STATIC_ASSERT(cond, msg) static_assert(cond, msg)
+#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#define LM__STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
+#else
+#define LM__STATIC_ASSERT(cond, msg) typedef char LM__UNIQ(lm__assert_)[(cond) ? 1 : -1]
+#endif
+
+/*
  * One note: the standard ELF note header, the owner padded to 8 bytes, then
  * the descriptor. Every descriptor starts with the module's name so that
  * notes of several modules built into one executable can be told apart
@@ -169,9 +182,9 @@ extern "C" {
 		 (uint32_t)(uint64_t)(offset), (uint32_t)((uint64_t)(offset) >> 32),              \
 		 sizeof(bytes) - 1, type, score, sizeof(mask) > 1, 0, LM__MOD, kind, name, \
 		 bytes, mask);                                                                     \
-	_Static_assert((score) >= 1 && (score) <= 100, "probe score must be 1..100");             \
-	_Static_assert(sizeof(mask) == 1 || sizeof(mask) == sizeof(bytes),                        \
-		       "probe mask must be as long as its bytes")
+	LM__STATIC_ASSERT((score) >= 1 && (score) <= 100, "probe score must be 1..100");          \
+	LM__STATIC_ASSERT(sizeof(mask) == 1 || sizeof(mask) == sizeof(bytes),                     \
+			  "probe mask must be as long as its bytes")
 
 /* `bytes` at `offset` from the start of the input. */
 #define LM_PROBE_MAGIC(kind, name, offset, bytes, score)                                           \
