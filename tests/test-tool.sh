@@ -57,33 +57,33 @@ status "info on a missing file fails" 1 "$lazymod" info "$tmp/missing.so"
 # both in a bundle and alone in one directory is an error naming both files.
 check "info --json on a bundle" "$lazymod" info --json "$fixtures/bundle/bundle.so"
 json "sorted(m['name'] for m in d['modules'])==['bfail','bneed','bone','bthree','btwo'] and all(m['bundle']=='bundle.so' for m in d['modules'])" \
-	&& ok "info --json shows every member with its bundle" || not_ok "info --json shows every member with its bundle"
+	&& pass "info --json shows every member with its bundle" || fail "info --json shows every member with its bundle"
 check "info --json on a lone module" "$lazymod" info --json "$fixtures/basic/gamma.so"
-json "d['modules'][0]['bundle'] is None" && ok "info --json: a lone module has no bundle" || not_ok "info --json: a lone module has no bundle"
+json "d['modules'][0]['bundle'] is None" && pass "info --json: a lone module has no bundle" || fail "info --json: a lone module has no bundle"
 check "list a directory with bundles" "$lazymod" list "$fixtures/bundle"
 grep -q "^btwo 1.0  bundle.so (bundle)" "$tmp/out" && grep -q "^q5 1.0  race.so (bundle)" "$tmp/out" \
-	&& ok "list shows the bundle of each member" || not_ok "list shows the bundle of each member"
+	&& pass "list shows the bundle of each member" || fail "list shows the bundle of each member"
 check "list --json a directory with bundles" "$lazymod" list --json "$fixtures/bundle"
-grep -q '"name":"q5",.*"bundle":"race.so"' "$tmp/out" && ok "list --json shows the bundle" || not_ok "list --json shows the bundle"
+grep -q '"name":"q5",.*"bundle":"race.so"' "$tmp/out" && pass "list --json shows the bundle" || fail "list --json shows the bundle"
 mkdir "$tmp/placement"
 cp "$fixtures/bundle/bundle.so" "$fixtures/bundle/libbundlelib.so" "$fixtures/bundle-alone/bthree.so" "$tmp/placement/"
 status "index refuses a module both in a bundle and alone" 1 "$lazymod" index "$tmp/placement"
 grep -q "error: module bthree is both in bundle $tmp/placement/bundle.so and alone in $tmp/placement/bthree.so" "$tmp/err" \
-	&& ok "the error names both files" || not_ok "the error names both files"
-[ ! -e "$tmp/placement/lazymod.index" ] && ok "no index is written then" || not_ok "no index is written then"
+	&& pass "the error names both files" || fail "the error names both files"
+[ ! -e "$tmp/placement/lazymod.index" ] && pass "no index is written then" || fail "no index is written then"
 rm "$tmp/placement/bthree.so"
 check "index of the bundle alone" "$lazymod" index --strict "$tmp/placement"
 
 # The plain-Makefile way to build a bundle (examples/demo/Makefile.bundle).
 if make -s -f "$LAZYMOD_SOURCE/examples/demo/Makefile.bundle" O="$tmp/demo-bundle" \
 	LAZYMOD="$lazymod" >"$tmp/out" 2>"$tmp/err"; then
-	ok "the demo's modules build into one bundle with make"
+	pass "the demo's modules build into one bundle with make"
 	"$lazymod" list "$tmp/demo-bundle" >"$tmp/out" 2>"$tmp/err"
-	[ "$(grep -c '  demo.so (bundle)$' "$tmp/out")" = 5 ] && ok "each of the five modules is a member of demo.so" \
-		|| not_ok "each of the five modules is a member of demo.so"
+	[ "$(grep -c '  demo.so (bundle)$' "$tmp/out")" = 5 ] && pass "each of the five modules is a member of demo.so" \
+		|| fail "each of the five modules is a member of demo.so"
 	check "check of the bundle's index" "$lazymod" check "$tmp/demo-bundle"
 else
-	not_ok "the demo's modules build into one bundle with make"
+	fail "the demo's modules build into one bundle with make"
 	sed 's/^/# /' "$tmp/err"
 fi
 
@@ -153,20 +153,20 @@ for kind in fifo socket device directory; do
 	make_special "$kind" "$d/evil.so"
 	status "index: $kind named *.so does not block, is reported" 0 timeout 10 "$lazymod" index "$d"
 	grep -q "evil.so: ${what[$kind]}, not a regular file: skipped" "$tmp/err" \
-		&& ok "index names the $kind" || not_ok "index names the $kind"
+		&& pass "index names the $kind" || fail "index names the $kind"
 	status "index --strict: $kind named *.so fails" 1 timeout 10 "$lazymod" index --strict "$d"
 	status "check: $kind named *.so is a problem" 1 timeout 10 "$lazymod" check "$d"
 	grep -q "evil.so: ${what[$kind]}, not a regular file" "$tmp/err" \
-		&& ok "check names the $kind" || not_ok "check names the $kind"
+		&& pass "check names the $kind" || fail "check names the $kind"
 	status "info on a $kind fails at once" 1 timeout 10 "$lazymod" info "$d/evil.so"
 	grep -q "evil.so: ${what[$kind]}, not a regular file" "$tmp/err" \
-		&& ok "info names the $kind" || not_ok "info names the $kind"
+		&& pass "info names the $kind" || fail "info names the $kind"
 	rm -rf "$d/evil.so" "$d/lazymod.index"
 	make_special "$kind" "$d/lazymod.index"
 	for cmd in list check; do
 		status "$cmd: an index that is a $kind fails at once" 1 timeout 10 "$lazymod" $cmd "$d"
 		grep -q "lazymod.index: ${what[$kind]}, not a regular file" "$tmp/err" \
-			&& ok "$cmd names the $kind" || not_ok "$cmd names the $kind"
+			&& pass "$cmd names the $kind" || fail "$cmd names the $kind"
 	done
 	status "list INDEX: a $kind fails at once" 1 timeout 10 "$lazymod" list "$d/lazymod.index"
 done
@@ -177,9 +177,9 @@ syms=$(objdump -T "$build/lib/liblazymod.so")
 if echo "$syms" | grep -qE " LAZYMOD_0\.2 +lm_probe_window$" &&
 	echo "$syms" | grep -qE " LAZYMOD_0\.2 +lm_probe$" &&
 	echo "$syms" | grep -qE " \(LAZYMOD_0\.1\) +lm_probe$"; then
-	ok "liblazymod.so exports lm_probe_window and both versions of lm_probe"
+	pass "liblazymod.so exports lm_probe_window and both versions of lm_probe"
 else
-	not_ok "liblazymod.so exports lm_probe_window and both versions of lm_probe"
+	fail "liblazymod.so exports lm_probe_window and both versions of lm_probe"
 fi
 
 # The built tree works from anywhere: copy it and run the demo host.
