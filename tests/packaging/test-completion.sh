@@ -18,9 +18,9 @@ vmrun=$build/bin/vmrun
 . "$source/completion/lazymod"
 . "$source/completion/vdisk"
 . "$source/completion/vmrun"
-expect "complete knows lazymod" complete -p lazymod
-expect "complete knows vdisk" complete -p vdisk
-expect "complete knows vmrun" complete -p vmrun
+expect "complete knows lazymod" eval 'complete -p lazymod >/dev/null'
+expect "complete knows vdisk" eval 'complete -p vdisk >/dev/null'
+expect "complete knows vmrun" eval 'complete -p vmrun >/dev/null'
 
 # offers FUNCTION NAME WANTED... -- WORD...: completing the last WORD offers
 # every WANTED.
@@ -74,6 +74,9 @@ offers _vmrun "vmrun -target: both targets" riscv32 riscv64 -- "$vmrun" -target 
 offers _vmrun "vmrun -accel: the accelerators installed" \
 	$("$lazymod" list "$build/lib/vmrun" | awk '$1 == "provides" {sub(/.*\//, "", $2); print $2}' | sort -u) \
 	-- "$vmrun" -target riscv64 -accel ""
+offers _vmrun "vmrun -accel: the second name of a list" fast:interp -- "$vmrun" -accel fast:i
+offers _vmrun "vmrun -accel: after a colon split off by bash" :interp -- "$vmrun" -accel fast :
+offers _vmrun "vmrun -accel: a name split off by bash" interp -- "$vmrun" -accel fast : in
 touch "$tmp/guest.elf"
 offers _vmrun "vmrun -kernel: files" "$tmp/guest.elf" -- "$vmrun" -kernel "$tmp/gu"
 offers _vmrun "vmrun -initrd: files" "$tmp/guest.elf" -- "$vmrun" -initrd "$tmp/gu"
