@@ -3,7 +3,9 @@
 # test-completion.sh - the bash completion of completion/: sourced into this
 # shell, each function is called as bash calls it (COMP_WORDS, COMP_CWORD)
 # and must offer every command and option the tools' help lists, the
-# formats installed after `vdisk -f`, and the protocol options after -o.
+# formats installed after `vdisk -f`, and the protocol options after -o;
+# for vmrun every option of its usage, both targets, and the accelerators
+# its index lists after -accel.
 set -u
 build=${LAZYMOD_BUILD:?run through meson test}
 source=${LAZYMOD_SOURCE:?run through meson test}
@@ -12,10 +14,13 @@ trap 'rm -rf "$tmp"' EXIT
 . "$source/tests/packaging/tap.sh"
 lazymod=$build/bin/lazymod
 vdisk=$build/bin/vdisk
+vmrun=$build/bin/vmrun
 . "$source/completion/lazymod"
 . "$source/completion/vdisk"
-expect "complete knows lazymod" complete -p lazymod
-expect "complete knows vdisk" complete -p vdisk
+. "$source/completion/vmrun"
+expect "complete knows lazymod" eval 'complete -p lazymod >/dev/null'
+expect "complete knows vdisk" eval 'complete -p vdisk >/dev/null'
+expect "complete knows vmrun" eval 'complete -p vmrun >/dev/null'
 
 # offers FUNCTION NAME WANTED... -- WORD...: completing the last WORD offers
 # every WANTED.
@@ -58,4 +63,22 @@ offers _vdisk "vdisk -o: every protocol option" \
 	$("$vdisk" --help | awk '/^Protocol options/ {c = 1; next} c && /^  [a-z_]*=/ {sub(/=.*/, "=", $1); print $1}') \
 	-- "$vdisk" info -o ""
 offers _vdisk "vdisk -O: raw" raw -- "$vdisk" convert -O ""
+offers _vdisk "vdisk probe: -U" -U --force-share -- "$vdisk" probe -
+offers _vdisk "vdisk convert: -U" -U --force-share -- "$vdisk" convert -
+
+# shellcheck disable=SC2046
+offers _vmrun "vmrun: every option of its usage" \
+	$("$vmrun" --help | grep -o -- '\(^\|[[ ]\)-[a-z]*' | tr -d ' [' | sort -u) -- "$vmrun" -
+offers _vmrun "vmrun -target: both targets" riscv32 riscv64 -- "$vmrun" -target ""
+# shellcheck disable=SC2046
+offers _vmrun "vmrun -accel: the accelerators installed" \
+	$("$lazymod" list "$build/lib/vmrun" | awk '$1 == "provides" {sub(/.*\//, "", $2); print $2}' | sort -u) \
+	-- "$vmrun" -target riscv64 -accel ""
+offers _vmrun "vmrun -accel: the second name of a list" fast:interp -- "$vmrun" -accel fast:i
+offers _vmrun "vmrun -accel: after a colon split off by bash" :interp -- "$vmrun" -accel fast :
+offers _vmrun "vmrun -accel: a name split off by bash" interp -- "$vmrun" -accel fast : in
+touch "$tmp/guest.elf"
+offers _vmrun "vmrun -kernel: files" "$tmp/guest.elf" -- "$vmrun" -kernel "$tmp/gu"
+offers _vmrun "vmrun -initrd: files" "$tmp/guest.elf" -- "$vmrun" -initrd "$tmp/gu"
+offers _vmrun "vmrun -m: sizes" 128M -- "$vmrun" -m 1
 done_tap

@@ -5,7 +5,8 @@
 # without a message; lazymod(3) names every function of lazymod.h and of
 # lib/liblazymod.sym, and the host-side macro; lazymod(1) names every command
 # and option that the tool's help lists; vdisk(1) every command and option
-# of vdisk's help; lazymod-module(3) every manifest macro of the header.
+# of vdisk's help; vmrun(1) every option of vmrun's usage and both
+# accelerators with their packages; lazymod-module(3) every manifest macro of the header.
 set -u
 build=${LAZYMOD_BUILD:?run through meson test}
 source=${LAZYMOD_SOURCE:?run through meson test}
@@ -14,7 +15,7 @@ trap 'rm -rf "$tmp"' EXIT
 . "$source/tests/packaging/tap.sh"
 man=$build/man
 
-for page in lazymod.1 vdisk.1 lazymod.3 lazymod-module.3 lazymod.index.5; do
+for page in lazymod.1 vdisk.1 vmrun.1 lazymod.3 lazymod-module.3 lazymod.index.5; do
 	if [ ! -s "$man/$page" ]; then
 		not_ok "$page is built"
 		continue
@@ -64,6 +65,15 @@ mentions vdisk.1 "command of vdisk" $(for c in $vcommands; do echo "vdisk $c"; d
 mentions vdisk.1 "option of vdisk" $(grep -o -- '--[a-z-]*\|\s-[a-zA-Z]\b' "$tmp/vhelp" | tr -d ' ' | sort -u)
 # shellcheck disable=SC2086
 mentions vdisk.1 "protocol option of vdisk" $(awk '/^Protocol options/ {c = 1; next} c && /^  [a-z_]*=/ {sub(/=.*/, "=", $1); print $1}' "$tmp/vhelp")
+
+"$build/bin/vmrun" --help >"$tmp/rhelp"
+ropts=$(grep -o -- '\(^\|[[ ]\)-[a-z]*' "$tmp/rhelp" | tr -d ' [' | sort -u)
+expect "found vmrun's options" test "$(echo "$ropts" | wc -w)" -ge 6
+# shellcheck disable=SC2086
+mentions vmrun.1 "option of vmrun" $ropts riscv32 riscv64
+# shellcheck disable=SC2046
+mentions vmrun.1 "accelerator and package of vmrun" $("$build/bin/lazymod" list "$build/lib/vmrun" |
+	awk '$1 == "provides" {sub(/.*\//, "", $2); print $2} / package / {print $NF}' | sort -u)
 
 # shellcheck disable=SC2086
 mentions lazymod-module.3 "manifest macro" $(grep -o '^#define LM_[A-Z_]*' "$source/include/lazymod/module.h" | awk '{print $2}' | grep -v '^LM__' | grep -v LM_MODULE_NAME) LM_MODULE_NAME

@@ -7,7 +7,9 @@
 # in `vdisk formats` through vdisk's dpkg trigger, with no command run by
 # hand, and disappear when removed; a vdisk reading an image from a slow
 # local nginx keeps running, and reads the right bytes, through an upgrade
-# of the vdisk package. Every package is purged at the end.
+# of the vdisk package; vmrun runs a guest with its interp accelerator, and
+# vmrun-accel-fast's accelerator appears through vmrun's trigger and
+# disappears when removed. Every package is purged at the end.
 #
 # Needs root (dpkg -i); skipped otherwise. Slow: it builds the whole tree.
 set -u
@@ -17,7 +19,7 @@ tmp=$(mktemp -d)
 [ "$(id -u)" -eq 0 ] || skip_all "installing packages needs root"
 [ "${SANITIZE:-none}" != none ] && skip_all "packages are built and tested by the plain build only"
 command -v dpkg-buildpackage >/dev/null || skip_all "dpkg-buildpackage missing (scripts/deps.sh installs dpkg-dev)"
-pkgs="vdisk-toy vdisk-protocols vdisk lazymod liblazymod-dev liblazymod0"
+pkgs="vmrun-accel-fast vmrun vdisk-toy vdisk-protocols vdisk lazymod liblazymod-dev liblazymod0"
 NGINX_PID=
 VDISK_PID=
 cleanup() {
@@ -41,7 +43,7 @@ fi
 check "dpkg-buildpackage builds the packages" sh -c \
 	"cd '$tmp/src' && DEB_BUILD_OPTIONS='nocheck parallel=2' dpkg-buildpackage -b -uc -us"
 deb() { ls "$tmp"/"$1"_*.deb 2>/dev/null | head -1; }
-for p in liblazymod0 liblazymod-dev lazymod vdisk vdisk-protocols; do
+for p in liblazymod0 liblazymod-dev lazymod vdisk vdisk-protocols vmrun vmrun-accel-fast; do
 	expect "package $p is built" test -n "$(deb $p)"
 done
 [ "$failed" -eq 0 ] || { done_tap; exit 1; }
@@ -136,8 +138,46 @@ sed 's/^/# /' "$tmp/vdisk.err" | head -5
 expect "it read the image's bytes" cmp -s "$tmp/got.raw" "$tmp/expected.raw"
 check "the new vdisk reads the image over http" /usr/bin/vdisk info "http://127.0.0.1:$port/img.qcow2"
 
-# 5. Purge: the machine is left as it was.
+# 5. vmrun: interp comes with it, fast is added and removed by its package.
+check "dpkg -i vmrun" dpkg -i "$(deb vmrun)"
+expect "the trigger wrote /usr/lib/vmrun/lazymod.index" test -f /usr/lib/vmrun/lazymod.index
+check "lazymod check /usr/lib/vmrun" lazymod check /usr/lib/vmrun
+expect "man finds vmrun(1)" sh -c 'man -w vmrun >/dev/null'
+expect "bash completion for vmrun is installed" test -f /usr/share/bash-completion/completions/vmrun
+accel_listed() { lazymod list /usr/lib/vmrun | grep -q "provides vmrun-accel/$1\$"; }
+expect "interp is indexed" accel_listed interp
+if accel_listed fast; then not_ok "fast is not indexed before its package"; else ok "fast is not indexed before its package"; fi
+# A guest from vmrun's tests, when the RISC-V assembler is there.
+guest=""
+if command -v riscv64-unknown-elf-as >/dev/null && command -v riscv64-unknown-elf-ld >/dev/null &&
+	sh "$source/vmrun/tests/build-guest.sh" riscv64-unknown-elf-as riscv64-unknown-elf-ld 64 0x80000000 \
+		"$tmp/hello.elf" "$source/vmrun/tests/guests/hello.S" "$source/vmrun/tests/guests/lib.S"; then
+	guest=$tmp/hello.elf
+fi
+if [ -n "$guest" ]; then
+	check "vmrun runs a guest with interp" /usr/bin/vmrun -target riscv64 -accel interp -kernel "$guest"
+	grep -q 'hello' "$tmp/out" && ok "the guest's console output" || not_ok "the guest's console output"
+else
+	ok "vmrun runs a guest # SKIP no riscv64-unknown-elf binutils"
+	ok "the guest's console output # SKIP no riscv64-unknown-elf binutils"
+fi
+/usr/bin/vmrun -target riscv64 -accel fast -kernel /nonexistent >"$tmp/out" 2>&1
+grep -q 'package vmrun-accel-fast' "$tmp/out" && ok "vmrun -accel fast names the package to install" ||
+	not_ok "vmrun -accel fast names the package to install"
+check "dpkg -i vmrun-accel-fast" dpkg -i "$(deb vmrun-accel-fast)"
+expect "fast is indexed, with no command run" accel_listed fast
+if [ -n "$guest" ]; then
+	check "vmrun runs a guest with fast" /usr/bin/vmrun -target riscv64 -accel fast -kernel "$guest"
+else
+	ok "vmrun runs a guest with fast # SKIP no riscv64-unknown-elf binutils"
+fi
+check "dpkg -r vmrun-accel-fast" dpkg -r vmrun-accel-fast
+if accel_listed fast; then not_ok "fast is gone after its removal"; else ok "fast is gone after its removal"; fi
+check "lazymod check /usr/lib/vmrun after the removal" lazymod check /usr/lib/vmrun
+
+# 6. Purge: the machine is left as it was.
 # shellcheck disable=SC2086
 check "dpkg -P every package" dpkg -P $pkgs
 expect "nothing is left in /usr/lib/vdisk" test ! -e /usr/lib/vdisk
+expect "nothing is left in /usr/lib/vmrun" test ! -e /usr/lib/vmrun
 done_tap
