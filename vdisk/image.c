@@ -768,7 +768,7 @@ static int open_image(struct vdisk_host *h, const char *name, const char *format
 		r = fail(err, -EINVAL, "format name %.80s... too long", format);
 		goto out;
 	}
-	snprintf(img->format, sizeof img->format, "%s", format);
+	memcpy(img->format, format, strlen(format) + 1); /* fits: checked above */
 	r = get_format(h, img->format, &img->fmt, err);
 	if (r < 0)
 		goto out;
