@@ -326,16 +326,16 @@ def section_lookup(rp):
             r = Summary(stats.pair_ratios(o10k, o10))
             s = Summary(o10k.values())
             rp.add(f"10000 modules against 10: {ratio(r)}.", "")
-            why = (f"What grows with the module count is the state context creation "
-                   f"allocates for every module and feature of the index "
-                   f"({dur(part('state-calloc').median)} to `calloc` and free it for 10000 "
-                   f"modules, §2.6), beside fixed costs: `realpath` "
-                   f"{dur(part('realpath').median)}, open+fstat+close "
-                   f"{dur(part('open-fstat-close').median)}, mmap+munmap "
+            why = ("Context creation allocates nothing in proportion to the index: each "
+                   "module's state and each feature's object slot is made when first used "
+                   "(lib/sparse.c; `test-index context_open_allocates_nothing_per_module`). "
+                   f"What remains is fixed work (`realpath` {dur(part('realpath').median)}, "
+                   f"open+fstat+close {dur(part('open-fstat-close').median)}, mmap+munmap "
                    f"{dur(part('open-mmap-munmap').median)}, the header check "
-                   f"{dur(part('header-check').median)}. Allocating a module's state when it is "
-                   "first loaded (or in chunks on demand) would make opening independent of the "
-                   "index's size.")
+                   f"{dur(part('header-check').median)}) and the kernel's mapping of a larger "
+                   "file: its first touches fault in the index's header and hash table, which "
+                   "grow with it; a smaller header page set, or reading the header with pread "
+                   "before mapping, would be the next step.")
             c10k = (cold or {}).get("open-cold/10000")
             first = f"{dur(Summary(c10k.values()).median)} wall" if c10k else "not measured"
             rp.goal(G_OPEN,
